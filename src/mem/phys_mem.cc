@@ -1,0 +1,244 @@
+#include "svaemu/mem/phys_mem.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "svaemu/base/check.h"
+#include "svaemu/sim/simulation.h"
+
+namespace svaemu::mem {
+
+const char* FrameUseName(FrameUse u) {
+  switch (u) {
+    case FrameUse::kUntracked: return "untracked";
+    case FrameUse::kFree: return "free";
+    case FrameUse::kPageTable: return "page table";
+    case FrameUse::kData: return "data";
+    case FrameUse::kQueue: return "queue";
+    case FrameUse::kIommuTable: return "IOMMU table";
+    case FrameUse::kKernelObject: return "kernel object";
+  }
+  return "?";
+}
+
+std::string DescribeFrame(const FrameMeta& m) {
+  std::string out = FrameUseName(m.use);
+  if (m.use == FrameUse::kPageTable) {
+    absl::StrAppend(&out, " (space ", m.space.value(), ", level ", m.level,
+                    ", va ", Hex(m.va_base.value()),
+                    (m.flags & kFrameShared) ? ", shared" : "",
+                    (m.flags & kFrameRoot) ? ", root" : "", ")");
+  } else if (m.use == FrameUse::kData && m.space != kNoSpace) {
+    absl::StrAppend(&out, " (space ", m.space.value(), ")");
+  }
+  return out;
+}
+
+namespace {
+const FrameMeta kUntrackedMeta{};
+}  // namespace
+
+PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
+    : sim_(sim),
+      size_(config.size_bytes),
+      check_walks_(config.check_walks) {
+  SVAEMU_CHECK_MSG(size_ % kFrameSize == 0 && size_ > 0,
+                   "physical memory size must be a non-zero multiple of 4 KiB");
+  regions_.resize(((size_ - 1) >> kRegionShift) + 1);
+}
+
+PhysMem::~PhysMem() = default;
+
+PhysMem::Region& PhysMem::RegionFor(uint64_t pa) {
+  auto& r = regions_[pa >> kRegionShift];
+  if (r == nullptr) r = std::make_unique<Region>();
+  return *r;
+}
+
+uint8_t* PhysMem::FrameForWrite(uint64_t pa) {
+  Region& r = RegionFor(pa);
+  auto& bytes = r.bytes[(pa >> 12) & (kFramesPerRegion - 1)];
+  if (bytes == nullptr) {
+    bytes = std::make_unique<uint8_t[]>(kFrameSize);  // value-initialised: 0
+    ++resident_frames_;
+  }
+  return bytes.get();
+}
+
+template <typename T>
+bool PhysMem::ReadT(PhysAddr pa, const Access& a, T* out) {
+  if (!Contains(pa, sizeof(T))) {
+    *out = static_cast<T>(~T{0});
+    return false;
+  }
+  CheckAccess(pa, a);
+  const uint64_t p = pa.value();
+  const uint64_t off = p & (kFrameSize - 1);
+  if (off + sizeof(T) <= kFrameSize) {
+    const uint8_t* f = FrameForRead(p);
+    if (f == nullptr) {
+      *out = 0;
+    } else {
+      std::memcpy(out, f + off, sizeof(T));
+    }
+    return true;
+  }
+  // Crosses a frame boundary: assemble bytewise (little-endian).
+  uint64_t v = 0;
+  for (unsigned i = 0; i < sizeof(T); ++i) {
+    const uint8_t* f = FrameForRead(p + i);
+    const uint8_t b = f ? f[(p + i) & (kFrameSize - 1)] : 0;
+    v |= static_cast<uint64_t>(b) << (8 * i);
+  }
+  *out = static_cast<T>(v);
+  return true;
+}
+
+template <typename T>
+bool PhysMem::WriteT(PhysAddr pa, T v, const Access& a) {
+  if (!Contains(pa, sizeof(T))) return false;
+  CheckAccess(pa, a);
+  const uint64_t p = pa.value();
+  const uint64_t off = p & (kFrameSize - 1);
+  if (off + sizeof(T) <= kFrameSize) {
+    std::memcpy(FrameForWrite(p) + off, &v, sizeof(T));
+    return true;
+  }
+  const uint64_t u = static_cast<uint64_t>(v);
+  for (unsigned i = 0; i < sizeof(T); ++i) {
+    FrameForWrite(p + i)[(p + i) & (kFrameSize - 1)] =
+        static_cast<uint8_t>(u >> (8 * i));
+  }
+  return true;
+}
+
+bool PhysMem::Read8(PhysAddr pa, const Access& a, uint8_t* out) {
+  return ReadT(pa, a, out);
+}
+bool PhysMem::Read16(PhysAddr pa, const Access& a, uint16_t* out) {
+  return ReadT(pa, a, out);
+}
+bool PhysMem::Read32(PhysAddr pa, const Access& a, uint32_t* out) {
+  return ReadT(pa, a, out);
+}
+bool PhysMem::Write8(PhysAddr pa, uint8_t v, const Access& a) {
+  return WriteT(pa, v, a);
+}
+bool PhysMem::Write16(PhysAddr pa, uint16_t v, const Access& a) {
+  return WriteT(pa, v, a);
+}
+bool PhysMem::Write32(PhysAddr pa, uint32_t v, const Access& a) {
+  return WriteT(pa, v, a);
+}
+bool PhysMem::Write64(PhysAddr pa, uint64_t v, const Access& a) {
+  return WriteT(pa, v, a);
+}
+
+CasResult PhysMem::CompareExchange64(PhysAddr pa, uint64_t* expected,
+                                     uint64_t desired, const Access& a) {
+  // Hardware performs locked updates only on naturally aligned entries; an
+  // unaligned one is an emulator bug in the caller, not a guest error,
+  // because every caller computes entry addresses as table + 8 * index.
+  SVAEMU_CHECK(pa.IsAligned(8));
+  if (!Contains(pa, 8)) return CasResult::kAbort;
+  CheckAccess(pa, a);
+  uint8_t* f = FrameForWrite(pa.value());
+  uint64_t current;
+  std::memcpy(&current, f + pa.OffsetIn(kFrameSize), 8);
+  if (current != *expected) {
+    *expected = current;
+    return CasResult::kMismatch;
+  }
+  std::memcpy(f + pa.OffsetIn(kFrameSize), &desired, 8);
+  return CasResult::kSwapped;
+}
+
+bool PhysMem::ReadBytes(PhysAddr pa, std::span<uint8_t> out, const Access& a) {
+  if (!Contains(pa, out.size())) {
+    std::fill(out.begin(), out.end(), 0xff);
+    return false;
+  }
+  uint64_t p = pa.value();
+  size_t done = 0;
+  while (done < out.size()) {
+    const uint64_t off = p & (kFrameSize - 1);
+    const size_t n = std::min<uint64_t>(kFrameSize - off, out.size() - done);
+    CheckAccess(PhysAddr(p), a);
+    const uint8_t* f = FrameForRead(p);
+    if (f) {
+      std::memcpy(out.data() + done, f + off, n);
+    } else {
+      std::memset(out.data() + done, 0, n);
+    }
+    done += n;
+    p += n;
+  }
+  return true;
+}
+
+bool PhysMem::WriteBytes(PhysAddr pa, std::span<const uint8_t> in,
+                         const Access& a) {
+  if (!Contains(pa, in.size())) return false;
+  uint64_t p = pa.value();
+  size_t done = 0;
+  while (done < in.size()) {
+    const uint64_t off = p & (kFrameSize - 1);
+    const size_t n = std::min<uint64_t>(kFrameSize - off, in.size() - done);
+    CheckAccess(PhysAddr(p), a);
+    std::memcpy(FrameForWrite(p) + off, in.data() + done, n);
+    done += n;
+    p += n;
+  }
+  return true;
+}
+
+void PhysMem::ZeroFrame(PhysAddr pa) {
+  if (!Contains(pa)) return;
+  Region* r = regions_[pa.value() >> kRegionShift].get();
+  if (r == nullptr) return;
+  auto& bytes = r->bytes[(pa.value() >> 12) & (kFramesPerRegion - 1)];
+  if (bytes) std::memset(bytes.get(), 0, kFrameSize);
+}
+
+const FrameMeta& PhysMem::Meta(PhysAddr pa) const {
+  if (!Contains(pa)) return kUntrackedMeta;
+  const Region* r = regions_[pa.value() >> kRegionShift].get();
+  if (r == nullptr) return kUntrackedMeta;
+  return r->meta[(pa.value() >> 12) & (kFramesPerRegion - 1)];
+}
+
+FrameMeta& PhysMem::MutableMeta(PhysAddr pa) {
+  SVAEMU_CHECK(Contains(pa));
+  return RegionFor(pa.value()).meta[(pa.value() >> 12) & (kFramesPerRegion - 1)];
+}
+
+void PhysMem::ReportUnexpected(PhysAddr pa, const Access& a,
+                               const FrameMeta& m) {
+  check::Violation v;
+  v.time = sim_.now();
+  v.agent = a.agent;
+  v.frame = pa.AlignDown(kFrameSize);
+  v.alloc = m.alloc;
+  v.free = m.free;
+  const std::string expected = absl::StrCat(
+      "page table (space ", a.space.value(), ", level ", a.level, ", va ",
+      Hex(a.va.value()), ")");
+  if (a.purpose == Purpose::kAdUpdate) {
+    v.kind = check::ViolationKind::kAdWriteToNonTableFrame;
+    v.text = absl::StrCat("A/D update of entry ", Hex(pa.value()),
+                          " lands in a frame that is ", DescribeFrame(m),
+                          ", expected ", expected);
+  } else if (m.use == FrameUse::kFree) {
+    v.kind = check::ViolationKind::kWalkThroughFreedFrame;
+    v.text = absl::StrCat("walk reads entry ", Hex(pa.value()),
+                          " of a freed frame, expected ", expected);
+  } else {
+    v.kind = check::ViolationKind::kWalkThroughReusedFrame;
+    v.text = absl::StrCat("walk reads entry ", Hex(pa.value()),
+                          " of a frame that is now ", DescribeFrame(m),
+                          ", expected ", expected);
+  }
+  sim_.violations().Report(std::move(v));
+}
+
+}  // namespace svaemu::mem
