@@ -112,6 +112,9 @@ bool PhysMem::WriteT(PhysAddr pa, T v, const Access& a) {
   return true;
 }
 
+bool PhysMem::Read64Slow(PhysAddr pa, const Access& a, uint64_t* out) {
+  return ReadT(pa, a, out);
+}
 bool PhysMem::Read8(PhysAddr pa, const Access& a, uint8_t* out) {
   return ReadT(pa, a, out);
 }

@@ -34,9 +34,10 @@ void Workqueue::RunItem(WorkItem* item) {
   item->event_ = kNoEvent;
   ++executed_;
   sim_.Trace("wq", "run", name_);
-  // The callback may requeue the item or destroy its owner; touch nothing
-  // of it afterwards.
-  item->fn_();
+  // The callback may requeue the item or destroy it (with its owner): run a
+  // copy, and touch nothing of the item afterwards.
+  std::function<void()> fn = item->fn_;
+  fn();
 }
 
 bool Workqueue::FlushWork(WorkItem* item) {

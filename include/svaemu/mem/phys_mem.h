@@ -142,6 +142,7 @@ class PhysMem {
   uint8_t* FrameForWrite(uint64_t pa);
   Region& RegionFor(uint64_t pa);
 
+  bool Read64Slow(PhysAddr pa, const Access& a, uint64_t* out);
   template <typename T>
   bool ReadT(PhysAddr pa, const Access& a, T* out);
   template <typename T>
@@ -195,7 +196,7 @@ inline bool PhysMem::Read64(PhysAddr pa, const Access& a, uint64_t* out) {
     }
     return true;
   }
-  return ReadT(pa, a, out);
+  return Read64Slow(pa, a, out);
 }
 
 }  // namespace svaemu::mem

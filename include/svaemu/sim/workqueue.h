@@ -12,7 +12,7 @@
 // was called has run; items those items queue are new work and stay pending.
 //
 // Ownership: a WorkItem must outlive its pending state; destroying a pending
-// item cancels it.
+// item cancels it. A running callback may requeue or destroy its own item.
 //
 // Thread-safety: thread-compatible.
 #ifndef SVAEMU_SIM_WORKQUEUE_H_
