@@ -1,0 +1,303 @@
+// arm64 VMSAv8-64 stage 1 translation, 4 KiB granule, 48-bit VA and OA.
+//
+// Specification: Arm Architecture Reference Manual for A-profile (DDI 0487),
+// chapter D8 "The AArch64 Virtual Memory System Architecture":
+//   D8.2  translation table walk: TTBR0/TTBR1 selection by VA[63:48] with
+//         T0SZ = T1SZ = 16; TCR_ELx.EPD0/EPD1 disable walks of one half.
+//   D8.3  descriptor formats: bits[1:0] 0b11 = table (L0..L2) or page (L3),
+//         0b01 = block (L1, L2 with the 4 KiB granule), bit 0 = 0 invalid;
+//         a block at L0 and 0b01 at L3 are translation faults.
+//   D8.4  access permissions: AP[2:1] (bits 7:6), UXN (54), PXN (53); the
+//         hierarchical controls APTable (62:61), UXNTable (60), PXNTable
+//         (59); "EL0-writable implies PXN" for the EL1&0 regime.
+//   D8.5  hardware management of the Access flag (TCR.HA) and of dirty state
+//         (TCR.HD with DBM, bit 51).
+//   Fault prioritization (D8, "Prioritization of ... faults"): translation,
+//         address size, access flag, permission.
+// SMMUv3 stage 1 (IHI 0070, 3.4 and CD.TTB0/TTB1/EPD0/EPD1/HA/HD) uses the
+// same format.
+//
+// Level mapping (generic numbering, see walk.h):
+//   level 4 = L0, 3 = L1, 2 = L2, 1 = L3 (arm level = 4 - generic level).
+//   A page at level 1 maps 4 KiB, a block at level 2 2 MiB, at level 3 1 GiB.
+//
+// Not modelled: 16/64 KiB granules, T0SZ/T1SZ other than 16, FEAT_LPA/LPA2
+// (52-bit OA), FEAT_HAFT (table AF), PAN, WXN, EPAN, the contiguous hint
+// (carried, not interpreted), memory attributes (AttrIndx/SH carried),
+// TBI (a tagged VA is between the halves and faults), stage 2.
+//
+// Thread-safety: encoders/decoders are constexpr value functions; the walk
+// functions are thread-compatible with respect to the PhysMem they read.
+#ifndef SVAEMU_ARCH_ARM64_H_
+#define SVAEMU_ARCH_ARM64_H_
+
+#include <cstdint>
+
+#include "svaemu/arch/walk.h"
+#include "svaemu/base/bits.h"
+
+namespace svaemu::arch {
+
+// One VMSAv8-64 descriptor (Arm ARM D8.3).
+struct Arm64Desc {
+  static constexpr unsigned kValid = 0;
+  static constexpr unsigned kTypeTable = 1;   // bit 1: table/page vs block
+  static constexpr unsigned kNs = 5;
+  static constexpr unsigned kAp1 = 6;         // AP[1]: EL0 access
+  static constexpr unsigned kAp2 = 7;         // AP[2]: read-only
+  static constexpr unsigned kAf = 10;         // access flag
+  static constexpr unsigned kNg = 11;         // not global
+  static constexpr unsigned kDbm = 51;        // dirty bit modifier
+  static constexpr unsigned kContiguous = 52;
+  static constexpr unsigned kPxn = 53;
+  static constexpr unsigned kUxn = 54;
+  static constexpr unsigned kPxnTable = 59;
+  static constexpr unsigned kUxnTable = 60;
+  static constexpr unsigned kApTable0 = 61;   // APTable[0]: no EL0 below
+  static constexpr unsigned kApTable1 = 62;   // APTable[1]: no write below
+  static constexpr unsigned kNsTable = 63;
+  static constexpr unsigned kOaBits = 48;
+
+  uint64_t raw = 0;
+
+  constexpr bool valid() const { return Bit(raw, kValid); }
+  constexpr unsigned type() const { return static_cast<unsigned>(raw & 3); }
+  constexpr bool IsTable(uint8_t level) const {
+    return type() == 3 && level > 1;
+  }
+  constexpr bool IsPage(uint8_t level) const {
+    return type() == 3 && level == 1;
+  }
+  constexpr bool IsBlock(uint8_t level) const {
+    return type() == 1 && (level == 2 || level == 3);
+  }
+  constexpr bool IsLeaf(uint8_t level) const {
+    return IsPage(level) || IsBlock(level);
+  }
+  constexpr unsigned attr_indx() const {
+    return static_cast<unsigned>(Bits(raw, 4, 2));
+  }
+  constexpr bool ns() const { return Bit(raw, kNs); }
+  constexpr unsigned ap() const { return static_cast<unsigned>(Bits(raw, 7, 6)); }
+  constexpr bool ap1() const { return Bit(raw, kAp1); }
+  constexpr bool ap2() const { return Bit(raw, kAp2); }
+  constexpr unsigned sh() const { return static_cast<unsigned>(Bits(raw, 9, 8)); }
+  constexpr bool af() const { return Bit(raw, kAf); }
+  constexpr bool ng() const { return Bit(raw, kNg); }
+  constexpr bool dbm() const { return Bit(raw, kDbm); }
+  constexpr bool contiguous() const { return Bit(raw, kContiguous); }
+  constexpr bool pxn() const { return Bit(raw, kPxn); }
+  constexpr bool uxn() const { return Bit(raw, kUxn); }
+  constexpr bool pxn_table() const { return Bit(raw, kPxnTable); }
+  constexpr bool uxn_table() const { return Bit(raw, kUxnTable); }
+  constexpr unsigned ap_table() const {
+    return static_cast<unsigned>(Bits(raw, 62, 61));
+  }
+  constexpr bool ns_table() const { return Bit(raw, kNsTable); }
+  // Next-level table address, bits [47:12].
+  constexpr PhysAddr table_address() const {
+    return PhysAddr(raw & BitMask(kOaBits - 1, 12));
+  }
+  // Output address of a leaf at `level`: bits [47:12] (page), [47:21]
+  // (L2 block), [47:30] (L1 block).
+  constexpr PhysAddr output_address(uint8_t level) const {
+    return PhysAddr(raw & BitMask(kOaBits - 1, 3 + 9 * level));
+  }
+
+  // A table descriptor without hierarchical restrictions.
+  static constexpr Arm64Desc Table(PhysAddr table) {
+    return Arm64Desc{(table.value() & BitMask(kOaBits - 1, 12)) | 3};
+  }
+  // A page (level 1) or block (levels 2, 3) descriptor as Linux encodes
+  // one: AP[2]=!write, AP[1]=user, UXN=!(exec && user),
+  // PXN=!(exec && !user), nG=!global, AF=accessed, SH=0b11 (inner
+  // shareable), AttrIndx=0, DBM=0 (MapAttrs::dirty is not encoded: no
+  // clean/dirty scheme).
+  static constexpr Arm64Desc Leaf(uint8_t level, PhysAddr pa,
+                                  const MapAttrs& m) {
+    uint64_t v = (pa.value() & BitMask(kOaBits - 1, 12)) | (level == 1 ? 3 : 1);
+    v = SetBits(v, 9, 8, 3);
+    v = SetBit(v, kAp2, !m.write);
+    v = SetBit(v, kAp1, m.user);
+    v = SetBit(v, kAf, m.accessed);
+    v = SetBit(v, kNg, !m.global);
+    v = SetBit(v, kUxn, !(m.exec && m.user));
+    v = SetBit(v, kPxn, !(m.exec && !m.user));
+    return Arm64Desc{v};
+  }
+  // The same leaf at `to_level` mapping `pa` (split/promote).
+  static constexpr Arm64Desc Releveled(Arm64Desc leaf, uint8_t /*from*/,
+                                       uint8_t to_level, PhysAddr pa) {
+    uint64_t v = leaf.raw & ~BitMask(kOaBits - 1, 12) & ~3ull;
+    v |= (pa.value() & BitMask(kOaBits - 1, 12)) | (to_level == 1 ? 3 : 1);
+    return Arm64Desc{v};
+  }
+};
+
+// Stage 1 configuration (TTBRn_EL1/TCR_EL1, or an SMMUv3 CD).
+struct Arm64Stage1Config {
+  PhysAddr ttbr0;  // table base addresses (BADDR), not raw TTBR values
+  PhysAddr ttbr1;
+  bool epd0 = false;  // no walks for VA[63:48] == 0
+  bool epd1 = false;  // no walks for VA[63:48] == 0xffff
+  bool ha = false;    // hardware Access flag update
+  bool hd = false;    // hardware dirty state (DBM) update; treated as
+                      // false unless ha (D8.5: HD requires HA)
+};
+
+// The format descriptor for internal::RunWalk.
+class Arm64Format {
+ public:
+  Arm64Format(const Arm64Stage1Config& cfg, const WalkOptions& opts)
+      : ha_(cfg.ha), hd_(cfg.ha && cfg.hd) {
+    const unsigned oa = opts.max_phys_bits < Arm64Desc::kOaBits
+                            ? (opts.max_phys_bits < 32 ? 32 : opts.max_phys_bits)
+                            : Arm64Desc::kOaBits;
+    // D8.3: OA bits [49:48] are OA[51:50] only with FEAT_LPA2; with a
+    // 48-bit (or smaller) OA size, any OA bit at or above it set is an
+    // Address size fault.
+    oa_fault_mask_ = BitMask(49, oa);
+  }
+
+  uint64_t oa_fault_mask() const { return oa_fault_mask_; }
+
+  internal::Step Decode(uint64_t e, uint8_t level, Perms* cum) const {
+    using internal::Step;
+    using internal::StepKind;
+    // D8.3: bit 0 = 0 is invalid; 0b01 is a block only at L1/L2.
+    const unsigned type = static_cast<unsigned>(e & 3);
+    const bool table_or_page = type == 3;
+    const bool block = type == 1 && (level == 2 || level == 3);
+    if (!table_or_page && !block) [[unlikely]] {
+      return Step{.kind = StepKind::kFault, .fault = FaultKind::kNotPresent};
+    }
+    if ((e & oa_fault_mask_) != 0) [[unlikely]] {
+      return Step{.kind = StepKind::kFault, .fault = FaultKind::kAddressSize};
+    }
+    if (table_or_page && level > 1) {
+      // D8.4 hierarchical permissions.
+      if (Bit(e, Arm64Desc::kPxnTable)) cum->exec_priv = false;
+      if (Bit(e, Arm64Desc::kUxnTable)) cum->exec_user = false;
+      if (Bit(e, Arm64Desc::kApTable0)) cum->user = false;
+      if (Bit(e, Arm64Desc::kApTable1)) cum->write = false;
+      return Step{.kind = StepKind::kTable,
+                  .out = PhysAddr(e & BitMask(Arm64Desc::kOaBits - 1, 12))};
+    }
+    // D8.4 stage 1 data and instruction access permissions.
+    if (Bit(e, Arm64Desc::kAp2)) cum->write = false;
+    if (!Bit(e, Arm64Desc::kAp1)) cum->user = false;
+    if (Bit(e, Arm64Desc::kUxn)) cum->exec_user = false;
+    if (Bit(e, Arm64Desc::kPxn)) cum->exec_priv = false;
+    // D8.4: a location writable from EL0 is never executable at EL1.
+    if (cum->user && cum->write) cum->exec_priv = false;
+    return Step{.kind = StepKind::kLeaf,
+                .out = PhysAddr(e & BitMask(Arm64Desc::kOaBits - 1,
+                                            3 + 9 * level))};
+  }
+
+  // D8 fault prioritization: an Access flag fault before a Permission fault.
+  FaultKind Check(uint64_t leaf, uint8_t /*level*/, const Perms& above,
+                  Perms* p, AccessType acc, PermFault* pf) const {
+    // D8.5.1: AF=0 faults unless the hardware sets it.
+    if (!Bit(leaf, Arm64Desc::kAf) && !ha_) return FaultKind::kAccessFlag;
+    PermFault f = PermFault::kNone;
+    if (acc.exec) {
+      if (!(acc.user ? p->exec_user : p->exec_priv)) f = PermFault::kExec;
+    } else if (acc.user && !p->user) {
+      f = PermFault::kUser;
+    } else if (acc.write && !p->write) {
+      // D8.5.2: a write to a read-only page with DBM=1 makes it writable
+      // (clears AP[2]) when TCR.HD=1, unless a table above forbids writes.
+      if (hd_ && Bit(leaf, Arm64Desc::kDbm) && above.write) {
+        p->write = true;
+        if (p->user) p->exec_priv = false;  // now EL0-writable
+      } else {
+        f = PermFault::kWrite;
+      }
+    }
+    *pf = f;
+    return f == PermFault::kNone ? FaultKind::kNone : FaultKind::kPermission;
+  }
+
+  // D8.5: AF and the dirty state live in the leaf only (no FEAT_HAFT).
+  uint64_t Updated(uint64_t e, bool leaf, AccessType acc) const {
+    if (!leaf) return e;
+    if (ha_) e |= 1ull << Arm64Desc::kAf;
+    if (hd_ && acc.write && Bit(e, Arm64Desc::kDbm)) {
+      e &= ~(1ull << Arm64Desc::kAp2);
+    }
+    return e;
+  }
+
+  bool Global(uint64_t leaf) const { return !Bit(leaf, Arm64Desc::kNg); }
+
+ private:
+  bool ha_;
+  bool hd_;
+  uint64_t oa_fault_mask_ = 0;
+};
+
+namespace internal {
+// D8.2 TTBR selection: 0 for VA[63:48] == 0, 1 for 0xffff, -1 otherwise.
+constexpr int Arm64Half(VirtAddr va) {
+  const uint64_t top = va.value() >> 48;
+  return top == 0 ? 0 : (top == 0xffff ? 1 : -1);
+}
+// Translation fault for a VA between the halves, or EPDn for its half:
+// reported at L0 (generic level 4) before any read.
+inline bool Arm64PreWalkFault(const Arm64Stage1Config& cfg, VirtAddr va,
+                              WalkResult* r) {
+  const int half = Arm64Half(va);
+  if (half < 0) {
+    r->fault = FaultKind::kNonCanonical;
+  } else if (half == 0 ? cfg.epd0 : cfg.epd1) {
+    r->fault = FaultKind::kRootDisabled;
+  } else {
+    return false;
+  }
+  r->level = 4;
+  return true;
+}
+}  // namespace internal
+
+// Full walk from TTBR0 or TTBR1, chosen by VA[63:48]. A table base above
+// the OA size is an Address size fault at L0.
+template <WalkObserver Observer = NullObserver>
+WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
+                     VirtAddr va, AccessType acc, const WalkOptions& opts,
+                     Observer* obs = nullptr) {
+  WalkResult r;
+  if (internal::Arm64PreWalkFault(cfg, va, &r)) [[unlikely]] return r;
+  const Arm64Format fmt(cfg, opts);
+  const PhysAddr base = internal::Arm64Half(va) == 0 ? cfg.ttbr0 : cfg.ttbr1;
+  if ((base.value() & (fmt.oa_fault_mask() | BitMask(63, 50))) != 0)
+      [[unlikely]] {
+    r.fault = FaultKind::kAddressSize;
+    r.level = 4;
+    return r;
+  }
+  const WalkStart start{.table = base.AlignDown(kPageSize4K), .level = 4,
+                        .cumulative = Perms{}};
+  return internal::RunWalk(mem, fmt, start, va, acc, opts, obs);
+}
+
+// Walk from a table at any level (a walk-cache hit). The half selection and
+// EPDn still apply; the TTBRs are not used.
+template <WalkObserver Observer = NullObserver>
+WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
+                     const WalkStart& start, VirtAddr va, AccessType acc,
+                     const WalkOptions& opts, Observer* obs = nullptr) {
+  WalkResult r;
+  if (internal::Arm64PreWalkFault(cfg, va, &r)) [[unlikely]] return r;
+  if (start.level > 4) [[unlikely]] {
+    r.fault = FaultKind::kNotPresent;
+    r.level = start.level;
+    return r;
+  }
+  const Arm64Format fmt(cfg, opts);
+  return internal::RunWalk(mem, fmt, start, va, acc, opts, obs);
+}
+
+}  // namespace svaemu::arch
+
+#endif  // SVAEMU_ARCH_ARM64_H_
