@@ -1,0 +1,121 @@
+// Device, Domain and AttachHandle: the IOMMU core's objects.
+//
+// Device is struct device with its dev_iommu: which unit translates it, its
+// requester ID, capabilities, and the attach handle of each PASID
+// (group->pasid_array). Domain is iommu_domain; an SVA domain holds the mm
+// it translates (and, through the core, one mm_count). AttachHandle is
+// iommu_attach_handle / struct iommu_sva: one (device, PASID) attachment,
+// refcounted by binds. Domains and handles are tracked kernel objects
+// (KObject): freed ones stay in quarantine and any later use is reported.
+#ifndef SVAEMU_KERNEL_IOMMU_DEVICE_H_
+#define SVAEMU_KERNEL_IOMMU_DEVICE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "svaemu/kernel/iommu/iopf.h"
+#include "svaemu/kernel/kobject.h"
+
+namespace svaemu::kernel {
+
+class IommuOps;
+class IopfQueue;
+class Mm;
+class Domain;
+class AttachHandle;
+
+enum class DomainType : uint8_t { kBlocked, kIdentity, kPaging, kSva };
+
+struct DeviceCaps {
+  uint8_t pasid_bits = 20;  // 0: no PASID
+  bool pri = false;         // PCIe PRI (VT-d page requests, SMMUv3 PRIQ)
+  bool stall = false;       // SMMUv3 stall model
+  bool ats = false;
+};
+
+class Device {
+ public:
+  Device(std::string name, FaultSource id, DeviceCaps caps, IommuOps* ops)
+      : name_(std::move(name)), id_(id), caps_(caps), ops_(ops) {}
+  const std::string& name() const { return name_; }
+  const FaultSource& id() const { return id_; }
+  const DeviceCaps& caps() const { return caps_; }
+  IommuOps* ops() const { return ops_; }
+  // Exclusive upper bound of PASIDs this device can use.
+  uint32_t max_pasids() const {
+    return caps_.pasid_bits == 0 ? 0 : (1u << caps_.pasid_bits);
+  }
+  bool iopf_capable() const { return caps_.pri || caps_.stall; }
+
+  // group->pasid_array: the handle attached at each PASID.
+  std::map<uint32_t, AttachHandle*>& pasid_array() { return pasid_array_; }
+  AttachHandle* handle(Pasid pasid) const {
+    auto it = pasid_array_.find(pasid.value());
+    return it == pasid_array_.end() ? nullptr : it->second;
+  }
+  IopfQueue* iopf_queue() const { return iopf_queue_; }
+  void set_iopf_queue(IopfQueue* q) { iopf_queue_ = q; }
+
+ private:
+  std::string name_;
+  FaultSource id_;
+  DeviceCaps caps_;
+  IommuOps* ops_;
+  std::map<uint32_t, AttachHandle*> pasid_array_;
+  IopfQueue* iopf_queue_ = nullptr;
+};
+
+// One (device, PASID) a domain is attached at.
+struct Attachment {
+  Device* dev;
+  Pasid pasid;
+};
+
+class Domain : public KObject {
+ public:
+  Domain(sim::Simulation& sim, DomainType type, IommuOps* ops, Mm* mm,
+         const char* site)
+      : KObject(sim, "domain", site), type_(type), ops_(ops), mm_(mm) {}
+  DomainType type() const { return type_; }
+  IommuOps* ops() const { return ops_; }
+  // The SVA domain's mm (nullptr for other types).
+  Mm* mm() const { return mm_; }
+  // Where the domain is attached, in attach order.
+  const std::vector<Attachment>& attachments() const { return attachments_; }
+  std::vector<Attachment>& mutable_attachments() { return attachments_; }
+  // iommu_domain users: how many attachments hold the domain.
+  int users() const { return static_cast<int>(attachments_.size()); }
+
+ private:
+  DomainType type_;
+  IommuOps* ops_;
+  Mm* mm_;
+  std::vector<Attachment> attachments_;
+};
+
+class AttachHandle : public KObject {
+ public:
+  AttachHandle(sim::Simulation& sim, Device* dev, Pasid pasid, Domain* domain)
+      : KObject(sim, "attach_handle", "iommu_sva_bind_device"),
+        dev_(dev),
+        pasid_(pasid),
+        domain_(domain) {}
+  Device* dev() const { return dev_; }
+  Pasid pasid() const { return pasid_; }
+  Domain* domain() const { return domain_; }
+  int users() const { return users_; }
+  void Ref() { ++users_; }
+  int Unref() { return --users_; }
+
+ private:
+  Device* dev_;
+  Pasid pasid_;
+  Domain* domain_;
+  int users_ = 1;
+};
+
+}  // namespace svaemu::kernel
+
+#endif  // SVAEMU_KERNEL_IOMMU_DEVICE_H_
