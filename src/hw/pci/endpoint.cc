@@ -41,6 +41,7 @@ uint64_t Endpoint::Issue(std::optional<Pasid> pasid, VirtAddr addr, bool write,
   rec.write = write;
   const size_t len = write ? wdata.size() : buf.size();
   records_.push_back(rec);
+  if (issue_observer_) issue_observer_(rec);
   // One DMA stays inside one page; a request that would cross is the
   // caller's bug, answered as an aborted DMA rather than a crash.
   if (len == 0 || addr.OffsetIn(kPageSize4K) + len > kPageSize4K ||

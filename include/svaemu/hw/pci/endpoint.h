@@ -98,6 +98,11 @@ class Endpoint : public EndpointPort {
   void set_access_observer(std::function<void(const DmaAccess&)> fn) {
     observer_ = std::move(fn);
   }
+  // Called as each DMA leaves the device (before any translation): a PASID
+  // is "used" by the request even when the IOMMU then faults it.
+  void set_issue_observer(std::function<void(const DmaRecord&)> fn) {
+    issue_observer_ = std::move(fn);
+  }
 
   // EndpointPort.
   StreamId rid() const override { return config_.rid; }
@@ -148,6 +153,7 @@ class Endpoint : public EndpointPort {
   uint64_t page_requests_sent_ = 0;
   uint64_t atc_invalidations_ = 0;
   std::function<void(const DmaAccess&)> observer_;
+  std::function<void(const DmaRecord&)> issue_observer_;
 };
 
 }  // namespace svaemu::hw::pci
