@@ -44,6 +44,7 @@ struct Policies {
   PasidLifetime pasid_lifetime = PasidLifetime::kFreeAtMmdrop;
   ExitTeardown exit_teardown = ExitTeardown::kDriverDefault;
   DetachDrain detach_drain = DetachDrain::kDrain;
+  friend bool operator==(const Policies&, const Policies&) = default;
 };
 
 // Stable names, as in the configuration and the CLI: "per_flush".
