@@ -1,0 +1,348 @@
+// Vtd translation: the slow path behind the inline IOTLB hit check, the
+// configuration fetch (root, context, PASID directory, PASID entry), the
+// first-stage walk with paging-structure caches, and the PCIe port.
+#include <algorithm>
+
+#include "svaemu/arch/x86_64.h"
+#include "svaemu/hw/vtd/vtd.h"
+#include "svaemu/mem/phys_mem.h"
+#include "svaemu/sim/simulation.h"
+
+namespace svaemu::hw::vtd {
+namespace {
+
+// Records the entries a walk reads, so the paging-structure caches can be
+// filled with the non-leaf ones (6.2.4.2). A restarted walk (A/D race)
+// starts over.
+struct PscFillObserver {
+  uint8_t start_level = 0;
+  uint8_t n = 0;
+  arch::LevelRead reads[5];
+  void OnRead(const arch::LevelRead& r) {
+    if (r.level == start_level) n = 0;
+    if (n < 5) reads[n++] = r;
+  }
+};
+
+FaultReason WalkFaultReason(const arch::WalkResult& w) {
+  switch (w.fault) {
+    case arch::FaultKind::kNonCanonical: return FaultReason::kNonCanonical;   // SGN.1
+    case arch::FaultKind::kNotPresent: return FaultReason::kFsNotPresent;     // SFS.2
+    case arch::FaultKind::kReservedBit: return FaultReason::kFsReserved;      // SFS.3
+    case arch::FaultKind::kBusError: return FaultReason::kFsAccessError;      // SFS.1
+    case arch::FaultKind::kPermission:
+      switch (w.perm) {
+        case arch::PermFault::kUser: return FaultReason::kUserToSupervisor;   // SGN.2
+        case arch::PermFault::kWrite: return FaultReason::kWriteDenied;       // SGN.6
+        case arch::PermFault::kExec: return FaultReason::kExecuteDenied;      // SGN.3
+        case arch::PermFault::kNone: break;
+      }
+      return FaultReason::kReadDenied;
+    default: return FaultReason::kFsReserved;
+  }
+}
+
+constexpr unsigned kIotlbShift[3] = {12, 21, 30};
+
+}  // namespace
+
+// 3.4.3: the root entry for the bus, then the scalable-mode context entry
+// for devfn (lower table for devfn 0-127, upper for 128-255).
+const Vtd::ContextData* Vtd::FetchContext(uint16_t sid, uint32_t* cycles,
+                                          FaultReason* fault, bool* fpd) {
+  const uint64_t tag = (uint64_t{sid} << 1) | 1;
+  *cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
+  if (const ContextData* c = context_cache_.Lookup(tag, 0)) return c;
+  mem::Access a;
+  a.agent = Agent::Iommu(config_.unit);
+  a.purpose = Purpose::kTableFetch;
+  const PhysAddr root_table(active_rtaddr_ & BitMask(63, 12));
+  const PhysAddr re_pa = root_table + kRootEntrySize * SidBus(sid);
+  std::array<uint64_t, 2> re{};
+  bool ok = mem_.Read64(re_pa, a, &re[0]) && mem_.Read64(re_pa + 8, a, &re[1]);
+  *cycles += static_cast<uint32_t>(2 * sim_.cost().mem_read);
+  if (!ok) { *fault = FaultReason::kRootAccessError; return nullptr; }
+  if (SmRootEntry::ReservedBits(re)) { *fault = FaultReason::kRootReserved; return nullptr; }
+  const SmRootEntry root = SmRootEntry::Decode(re);
+  const bool upper = SidDevfn(sid) >= 128;
+  if (!(upper ? root.up : root.lp)) { *fault = FaultReason::kRootNotPresent; return nullptr; }
+  const PhysAddr ce_pa = (upper ? root.uctp : root.lctp) +
+                         kSmContextEntrySize * (SidDevfn(sid) & 0x7f);
+  std::array<uint64_t, 4> raw{};
+  for (int i = 0; i < 4; ++i) ok &= mem_.Read64(ce_pa + 8 * i, a, &raw[i]);
+  *cycles += static_cast<uint32_t>(4 * sim_.cost().mem_read);
+  if (!ok) { *fault = FaultReason::kContextAccessError; return nullptr; }
+  const SmContextEntry ce = SmContextEntry::Decode(raw);
+  // 9.4: FPD is honoured whether or not P is set (Linux writes FPD-only
+  // entries on teardown).
+  *fpd |= ce.fpd;
+  if (!ce.p) { *fault = FaultReason::kContextNotPresent; return nullptr; }
+  if (SmContextEntry::ReservedBits(raw)) { *fault = FaultReason::kContextReserved; return nullptr; }
+  // 6.2.1: only present, valid entries are cached.
+  return context_cache_.Insert(tag, 0, ContextData{ce});
+}
+
+// 3.4.3 / 9.5 / 9.6: PASID directory entry, then the PASID table entry.
+const Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
+                                      bool has_pasid, uint32_t pasid_in,
+                                      uint32_t* cycles, FaultReason* fault,
+                                      bool* fpd) {
+  const uint64_t tag = PasidTag(sid, has_pasid, pasid_in);
+  *cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
+  if (const PasidData* p = pasid_cache_.Lookup(tag, 0)) return p;
+  const uint32_t pasid = has_pasid ? pasid_in : ce.rid_pasid;
+  if (has_pasid && !ce.paside) { *fault = FaultReason::kContextPasidDisabled; return nullptr; }
+  if ((pasid >> 6) >= ce.dir_entries() || (pasid >> config_.pasid_bits) != 0) {
+    *fault = FaultReason::kPasidTooLarge;
+    return nullptr;
+  }
+  mem::Access a;
+  a.agent = Agent::Iommu(config_.unit);
+  a.purpose = Purpose::kTableFetch;
+  uint64_t de_raw = 0;
+  bool ok = mem_.Read64(ce.pasid_dir + kPasidDirEntrySize * (pasid >> 6), a, &de_raw);
+  *cycles += static_cast<uint32_t>(sim_.cost().mem_read);
+  if (!ok) { *fault = FaultReason::kPasidDirAccessError; return nullptr; }
+  const PasidDirEntry de = PasidDirEntry::Decode(de_raw);
+  *fpd |= de.fpd;
+  if (!de.p) { *fault = FaultReason::kPasidDirNotPresent; return nullptr; }
+  if (PasidDirEntry::ReservedBits(de_raw)) { *fault = FaultReason::kPasidDirReserved; return nullptr; }
+  std::array<uint64_t, 8> raw{};
+  const PhysAddr pe_pa = de.table + kPasidEntrySize * (pasid & 63);
+  for (int i = 0; i < 8; ++i) ok &= mem_.Read64(pe_pa + 8 * i, a, &raw[i]);
+  *cycles += static_cast<uint32_t>(8 * sim_.cost().mem_read);
+  if (!ok) { *fault = FaultReason::kPasidAccessError; return nullptr; }
+  const PasidEntry pe = PasidEntry::Decode(raw);
+  *fpd |= pe.fpd;  // 9.6: evaluated even when P=0
+  if (!pe.p) { *fault = FaultReason::kPasidNotPresent; return nullptr; }
+  // EAFE is reserved without ECAP.EAFS; FSPM 2/3 are reserved; 5-level
+  // needs CAP.FL5LP.
+  if (PasidEntry::ReservedBits(raw) || pe.eafe || pe.fspm > 1 ||
+      (pe.fspm == 1 && !config_.five_level) ||
+      (pe.sre && !config_.supervisor_requests)) {
+    *fault = FaultReason::kPasidReserved;
+    return nullptr;
+  }
+  const bool fs = pe.pgtt == static_cast<uint8_t>(Pgtt::kFirstStage);
+  const bool pt = pe.pgtt == static_cast<uint8_t>(Pgtt::kPassThrough) && config_.pass_through;
+  if (!fs && !pt) { *fault = FaultReason::kPasidInvalid; return nullptr; }  // SPT.4
+  if (fs && (pe.fsptptr.value() >> config_.haw) != 0) {
+    *fault = FaultReason::kPasidReserved;
+    return nullptr;
+  }
+  PasidData d{};
+  d.pgtt = pe.pgtt;
+  d.levels = pe.fspm == 1 ? 5 : 4;
+  d.wpe = pe.wpe;
+  d.fpd = *fpd;
+  d.did = pe.did;
+  d.pasid = pasid;
+  d.owner = OwnerOf(pe.did, pasid);
+  d.fsptptr = pe.fsptptr;
+  // Checker contract: the space the root belongs to, recorded when the
+  // configuration naming it is fetched, and used for every walk from it.
+  d.space = fs ? mem_.Meta(pe.fsptptr).space : kNoSpace;
+  d.deny = static_cast<uint8_t>((pe.sre ? 0 : kNeedPriv) |
+                                ((pe.ere || !config_.execute_requests) ? 0 : kNeedExec) |
+                                (fs ? 0 : kAlways));
+  return pasid_cache_.Insert(tag, 0, d);
+}
+
+VtdResult Vtd::Fault(const VtdRequest& r, FaultReason reason, bool fpd,
+                     uint32_t cycles, bool record) {
+  VtdResult res;
+  res.fault = reason;
+  res.cycles = cycles;
+  translate_cycles_->Inc(cycles);
+  if (record) {
+    RecordFault(FaultInfo{.reason = reason, .sid = r.sid, .has_pasid = r.has_pasid,
+                          .pasid = r.pasid, .addr = r.addr, .write = r.write,
+                          .exec = r.exec, .priv = r.priv, .suppressed = fpd});
+    res.recorded = !fpd;
+  }
+  return res;
+}
+
+VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
+  translations_->Inc();
+  VtdResult res;
+  // 3.1 / 11.4.5: with TES=0 requests are not remapped.
+  if (!te()) {
+    res.ok = true;
+    res.pa = PhysAddr(req.addr);
+    res.writable = true;
+    return res;
+  }
+  const uint64_t ttm = Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo);
+  if (ttm == Rtaddr::kTtmAbortDma) return Fault(req, FaultReason::kSmInvalidRootTable, true, 0, false);
+  if (ttm != Rtaddr::kTtmScalable) {
+    // Legacy mode is not modelled: such requests fault.
+    return Fault(req, FaultReason::kSmInvalidRootTable, false, 0, !ats);
+  }
+  uint32_t cycles = 0;
+  bool fpd = false;
+  FaultReason fr = FaultReason::kNone;
+  const ContextData* ctx = FetchContext(req.sid, &cycles, &fr, &fpd);
+  if (ctx == nullptr) return Fault(req, fr, fpd, cycles, true);
+  if (ats && !ctx->ce.dte) {
+    return Fault(req, FaultReason::kContextDteClear, fpd || ctx->ce.fpd, cycles, true);  // SCT.5
+  }
+  const PasidData* pc = FetchPasid(req.sid, ctx->ce, req.has_pasid, req.pasid, &cycles, &fr, &fpd);
+  if (pc == nullptr) return Fault(req, fr, fpd || ctx->ce.fpd, cycles, true);
+  fpd = pc->fpd;
+  VtdRequest r = req;
+  if (!r.has_pasid) r.priv = ctx->ce.rid_priv;  // 9.4 RID_PRIV
+  // 3.6.1 / 9.6: supervisor requests need SRE; execute requests need ERE.
+  if (r.priv && (pc->deny & kNeedPriv)) return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, true);
+  if (r.exec && (pc->deny & kNeedExec)) return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, true);
+  if (pc->pgtt == static_cast<uint8_t>(Pgtt::kPassThrough)) {
+    // 3.9: pass-through, address beyond HAW faults.
+    if ((r.addr >> config_.haw) != 0) return Fault(req, FaultReason::kBeyondMgaw, fpd, cycles, !ats);
+    res.ok = true;
+    res.pa = PhysAddr(r.addr);
+    res.writable = true;
+    res.cycles = cycles;
+    translate_cycles_->Inc(cycles);
+    return res;
+  }
+  const uint8_t need = NeedOf(r);
+  const uint64_t owner = pc->owner;
+  const VirtAddr va(r.addr);
+
+  // IOTLB: 4 KiB, 2 MiB, 1 GiB arrays (6.2.3). A hit whose cached rights
+  // do not allow the access (or a write to a clean page) walks again.
+  for (int i = 0; i < 3; ++i) {
+    cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
+    IotlbData* e = iotlb_[i].Lookup(PageTag(r.addr, kIotlbShift[i]), owner);
+    if (e != nullptr && (e->deny & need) == 0) {
+      res.ok = true;
+      res.pa = PhysAddr(e->pa_page | (r.addr & ((1ull << e->page_shift) - 1)));
+      res.page_shift = e->page_shift;
+      res.writable = e->writable;
+      res.cycles = cycles;
+      translate_cycles_->Inc(cycles);
+      return res;
+    }
+    if (e != nullptr) break;
+  }
+
+  // Paging-structure caches (6.2.4.2): the deepest hit gives the walk's
+  // starting table and the rights accumulated above it.
+  arch::WalkStart start{.table = PhysAddr(pc->fsptptr.value() & BitMask(63, 12)),
+                        .level = pc->levels, .cumulative = arch::Perms{}};
+  const bool canonical = arch::X86Canonical(va, pc->levels);
+  if (canonical) {
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t level = static_cast<uint8_t>(i + 2);  // PDE = level 2
+      if (level > pc->levels) break;
+      cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
+      const unsigned cov = 12 + 9 * (level - 1);
+      if (const PscData* p = psc_[i].Lookup(PageTag(r.addr, cov), owner)) {
+        start = arch::WalkStart{.table = p->next, .level = static_cast<uint8_t>(level - 1),
+                                .cumulative = p->cum};
+        break;
+      }
+    }
+  }
+
+  arch::WalkOptions opts;
+  opts.agent = Agent::Iommu(config_.unit);
+  opts.space = pc->space;
+  opts.write_protect = pc->wpe;  // 3.6.1 WPE
+  opts.nxe = true;               // first-stage XD always applies
+  opts.max_phys_bits = config_.haw;
+  arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
+  PscFillObserver obs;
+  obs.start_level = start.level;
+  walks_->Inc();
+  const arch::WalkResult w =
+      arch::WalkX86(mem_, start, arch::X86PagingMode{.levels = pc->levels}, va, acc, opts, &obs);
+  cycles += static_cast<uint32_t>(w.reads * sim_.cost().mem_read +
+                                  w.ad_updates * sim_.cost().mem_write);
+
+  // Fill the paging-structure caches with the table entries the walk used
+  // (every read but the last). On a faulting walk, only if configured.
+  const uint8_t pasid_levels = pc->levels;
+  if (w.ok() || config_.fill_psc_on_fault) {
+    for (int k = 0; k + 1 < obs.n; ++k) {
+      const arch::LevelRead& lr = obs.reads[k];
+      if (lr.level < 2 || lr.level > pasid_levels) continue;
+      const unsigned cov = 12 + 9 * (lr.level - 1);
+      psc_[lr.level - 2].Insert(PageTag(r.addr, cov), owner,
+                                PscData{.next = PhysAddr(lr.entry & BitMask(config_.haw - 1, 12)),
+                                        .cum = lr.cumulative});
+    }
+  }
+  if (!w.ok()) {
+    const FaultReason reason = WalkFaultReason(w);
+    // Translation requests report first-stage faults in the completion,
+    // not in the fault log (4.2.3); configuration faults above are logged.
+    return Fault(req, reason, fpd, cycles, !ats);
+  }
+  // 6.2.3: cache the leaf with its cumulative rights; a page not yet dirty
+  // cannot serve a write from the cache.
+  const arch::Translation& t = w.t;
+  const int arr = t.page_shift == 30 ? 2 : (t.page_shift == 21 ? 1 : 0);
+  const bool dirty = Bit(t.leaf_entry, arch::X86Entry::kD);
+  IotlbData e{};
+  e.pa_page = t.pa.value() & ~((1ull << t.page_shift) - 1);
+  e.page_shift = t.page_shift;
+  e.writable = t.perms.write;
+  e.global = t.global;
+  e.deny = static_cast<uint8_t>(((t.perms.write && dirty) ? 0 : kNeedWrite) |
+                                (t.perms.user ? 0 : kNeedUser) |
+                                ((t.perms.exec_user && t.perms.exec_priv) ? 0 : kNeedExec));
+  iotlb_[arr].Insert(PageTag(r.addr, t.page_shift), owner, e);
+  res.ok = true;
+  res.pa = t.pa;
+  res.page_shift = t.page_shift;
+  res.writable = t.perms.write;
+  res.cycles = cycles;
+  translate_cycles_->Inc(cycles);
+  return res;
+}
+
+// 3.4 untranslated requests through the PCIe port: faults are
+// non-recoverable (recorded), the DMA is aborted.
+pci::DmaResult Vtd::Translate(const pci::DmaRequest& req, pci::DmaCompletion) {
+  const VtdResult r = Translate(VtdRequest{
+      .sid = static_cast<uint16_t>(req.rid.value()), .has_pasid = req.has_pasid,
+      .pasid = req.pasid.value(), .addr = req.addr.value(), .write = req.write,
+      .exec = req.exec, .priv = req.priv});
+  pci::DmaResult out;
+  if (r.ok) {
+    out.status = pci::DmaStatus::kTranslated;
+    out.pa = r.pa;
+    out.writable = r.writable;
+  }
+  return out;
+}
+
+// 4.2.3 / 5.x: ATS translation requests. First-stage not-present and
+// permission faults return R=W=0 (the endpoint may then use PRI);
+// configuration faults are logged and answered Unsupported Request.
+pci::AtsCompletion Vtd::AtsTranslate(const pci::DmaRequest& req) {
+  pci::AtsCompletion c;
+  if (!config_.device_tlb) return c;
+  const VtdRequest vr{.sid = static_cast<uint16_t>(req.rid.value()), .has_pasid = req.has_pasid,
+                      .pasid = req.pasid.value(), .addr = req.addr.value(), .write = req.write,
+                      .exec = req.exec, .priv = req.priv};
+  const VtdResult r = TranslateSlow(vr, /*ats=*/true);
+  if (r.ok) {
+    c.code = pci::AtsCompletion::Code::kSuccess;
+    c.pa = PhysAddr(r.pa.value() & ~((1ull << r.page_shift) - 1));
+    c.page_shift = r.page_shift;
+    c.read = true;
+    c.write = r.writable;
+    c.exec = req.exec;
+    c.priv = req.priv;
+    return c;
+  }
+  const uint8_t fr = static_cast<uint8_t>(r.fault);
+  if (fr >= 0x70) {
+    c.code = pci::AtsCompletion::Code::kNotPresent;
+  }
+  return c;
+}
+
+}  // namespace svaemu::hw::vtd

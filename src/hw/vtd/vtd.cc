@@ -1,0 +1,471 @@
+// Vtd: construction, the register file and its side effects, fault
+// recording, and cache invalidation. Translation is in translate.cc, the
+// invalidation and page request queues in queues.cc.
+#include "svaemu/hw/vtd/vtd.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "svaemu/base/logging.h"
+#include "svaemu/mem/phys_mem.h"
+#include "svaemu/sim/simulation.h"
+
+namespace svaemu::hw::vtd {
+
+void CacheCounters::Register(sim::Stats& stats, const std::string& prefix) {
+  hits = stats.Register(prefix + ".hits", "lookups that hit", "lookups");
+  misses = stats.Register(prefix + ".misses", "lookups that missed", "lookups");
+  insertions = stats.Register(prefix + ".insertions", "lines filled", "lines");
+  evictions = stats.Register(prefix + ".evictions", "lines evicted by a fill", "lines");
+  invalidations = stats.Register(prefix + ".invalidations",
+                                 "lines dropped by an invalidation", "lines");
+}
+
+namespace {
+
+uint64_t CapValue(const VtdConfig& c) {
+  uint64_t v = 0;
+  v = SetBits(v, Cap::kNdHi, Cap::kNdLo, c.nd);                 // 11.4.2 ND
+  v = SetBits(v, Cap::kSagawHi, Cap::kSagawLo, 0b00100);        // 48-bit AGAW
+  v = SetBits(v, Cap::kMgawHi, Cap::kMgawLo, c.haw - 1);        // MGAW
+  v = SetBits(v, Cap::kFroHi, Cap::kFroLo, kFrcdBase / 16);     // FRO
+  v = SetBit(v, Cap::kPsi, true);                               // PSI
+  v = SetBits(v, Cap::kNfrHi, Cap::kNfrLo, c.nfr - 1);          // NFR - 1
+  v = SetBits(v, Cap::kMamvHi, Cap::kMamvLo, c.mamv);           // MAMV
+  v = SetBit(v, Cap::kFl1gp, c.one_gig_pages);                  // FL1GP
+  v = SetBit(v, Cap::kFl5lp, c.five_level);                     // FL5LP
+  return v;
+}
+
+uint64_t EcapValue(const VtdConfig& c) {
+  uint64_t v = 0;
+  v = SetBit(v, Ecap::kC, true);                        // 11.4.3 coherent walks
+  v = SetBit(v, Ecap::kQi, true);                       // queued invalidation
+  v = SetBit(v, Ecap::kDt, c.device_tlb);               // device-TLB (ATS)
+  v = SetBit(v, Ecap::kPt, c.pass_through);             // pass-through
+  v = SetBits(v, Ecap::kIroHi, Ecap::kIroLo, kIvaReg / 16);
+  v = SetBits(v, Ecap::kMhmvHi, Ecap::kMhmvLo, 0xf);
+  v = SetBit(v, Ecap::kPrs, c.page_requests);           // page requests
+  v = SetBit(v, Ecap::kErs, c.execute_requests);        // execute requests
+  v = SetBit(v, Ecap::kSrs, c.supervisor_requests);     // supervisor requests
+  v = SetBit(v, Ecap::kNwfs, c.nwfs);
+  v = SetBits(v, Ecap::kPssHi, Ecap::kPssLo, c.pasid_bits - 1);
+  v = SetBit(v, Ecap::kPasid, true);
+  v = SetBit(v, Ecap::kPds, c.page_requests);           // page-request drain
+  v = SetBit(v, Ecap::kSmts, true);                     // scalable mode
+  v = SetBit(v, Ecap::kFlts, true);                     // first-stage
+  return v;
+}
+
+constexpr uint64_t kImBit = 1ull << EventCtl::kIm;
+
+}  // namespace
+
+Vtd::Vtd(sim::Simulation& sim, mem::PhysMem& mem, VtdConfig config)
+    : sim_(sim),
+      mem_(mem),
+      config_(config),
+      prefix_(absl::StrCat("vtd", config.unit)),
+      fault_irq_(sim, absl::StrCat("vtd", config.unit, ".fault")),
+      inv_irq_(sim, absl::StrCat("vtd", config.unit, ".qi")),
+      prq_irq_(sim, absl::StrCat("vtd", config.unit, ".prq")),
+      log_(GetLogger("vtd")) {}
+
+Vtd::~Vtd() {
+  sim_.events().Cancel(iq_event_);
+  sim_.events().Cancel(ite_event_);
+}
+
+absl::StatusOr<std::unique_ptr<Vtd>> Vtd::Create(sim::Simulation& sim,
+                                                 mem::PhysMem& mem,
+                                                 VtdConfig config) {
+  if (config.nfr == 0 || config.pasid_bits == 0 || config.pasid_bits > 20 ||
+      config.haw < 32 || config.haw > 52 || config.nd > 6 || config.mamv > 63) {
+    return absl::InvalidArgumentError("vtd: configuration out of range");
+  }
+  for (const CacheGeometry* g :
+       {&config.context_cache, &config.pasid_cache, &config.iotlb_4k,
+        &config.iotlb_2m, &config.iotlb_1g, &config.pde_cache,
+        &config.pdpe_cache, &config.pml4e_cache, &config.pml5e_cache}) {
+    if (!SetAssocCache<int>::ValidGeometry(*g)) {
+      return absl::InvalidArgumentError(
+          "vtd: cache geometry needs entries = ways * 2^k, ways > 0");
+    }
+  }
+  std::unique_ptr<Vtd> v(new Vtd(sim, mem, config));
+  absl::Status s = v->Init();
+  if (!s.ok()) return s;
+  return v;
+}
+
+absl::Status Vtd::Init() {
+  // 11.4: the register map as data.
+  std::vector<RegSpec> specs = {
+      {"VER", kVerReg, 4, 0x40},  // 4.0
+      {"CAP", kCapReg, 8, CapValue(config_)},
+      {"ECAP", kEcapReg, 8, EcapValue(config_)},
+      {"GCMD", kGcmdReg, 4, 0, 0},  // write-only: side effects in OnGcmd
+      {"GSTS", kGstsReg, 4},
+      {"RTADDR", kRtaddrReg, 8, 0, BitMask(63, 10)},
+      {"CCMD", kCcmdReg, 8, 0,
+       BitMask(63, 61) | BitMask(Ccmd::kFmHi, Ccmd::kFmLo) | BitMask(31, 0)},
+      {"FSTS", kFstsReg, 4, 0, 0, Fsts::kW1cMask},
+      {"FECTL", kFectlReg, 4, kImBit, kImBit},
+      {"FEDATA", kFedataReg, 4, 0, 0xffffffff},
+      {"FEADDR", kFeaddrReg, 4, 0, 0xfffffffc},
+      {"FEUADDR", kFeuaddrReg, 4, 0, 0xffffffff},
+      {"IQH", kIqhReg, 8},
+      {"IQT", kIqtReg, 8, 0, BitMask(18, 4)},
+      {"IQA", kIqaReg, 8, 0, BitMask(63, 12) | (1ull << Iqa::kDw) | BitMask(2, 0)},
+      {"ICS", kIcsReg, 4, 0, 0, 1ull << kIcsIwc},
+      {"IECTL", kIectlReg, 4, kImBit, kImBit},
+      {"IEDATA", kIedataReg, 4, 0, 0xffffffff},
+      {"IEADDR", kIeaddrReg, 4, 0, 0xfffffffc},
+      {"IEUADDR", kIeuaddrReg, 4, 0, 0xffffffff},
+      {"IQERCD", kIqercdReg, 8},
+      {"PQH", kPqhReg, 8, 0, BitMask(18, 5)},
+      {"PQT", kPqtReg, 8},
+      {"PQA", kPqaReg, 8, 0, BitMask(63, 12) | BitMask(2, 0)},
+      {"PRS", kPrsReg, 4, 0, 0, (1ull << Prs::kPro) | (1ull << Prs::kPpr)},
+      {"PECTL", kPectlReg, 4, kImBit, kImBit},
+      {"PEDATA", kPedataReg, 4, 0, 0xffffffff},
+      {"PEADDR", kPeaddrReg, 4, 0, 0xfffffffc},
+      {"PEUADDR", kPeuaddrReg, 4, 0, 0xffffffff},
+      {"IVA", kIvaReg, 8, 0, BitMask(63, 12) | BitMask(6, 0)},
+      {"IOTLB", kIotlbReg, 8, 0,
+       BitMask(63, 60) | BitMask(49, 48) | BitMask(47, 32)},
+  };
+  static const char* const kFrcdNames[2] = {"FRCD.lo", "FRCD.hi"};
+  for (uint32_t i = 0; i < config_.nfr; ++i) {
+    specs.push_back({kFrcdNames[0], kFrcdBase + 16 * i, 8});
+    specs.push_back({kFrcdNames[1], kFrcdBase + 16 * i + 8, 8, 0, 0,
+                     1ull << Frcd::kF});
+  }
+  if (kFrcdBase + 16 * config_.nfr > kIvaReg) {
+    return absl::InvalidArgumentError("vtd: nfr too large for the register map");
+  }
+  absl::StatusOr<RegisterBank> bank = RegisterBank::Build(specs);
+  if (!bank.ok()) return bank.status();
+  regs_ = *std::move(bank);
+
+  sim::Stats& st = sim_.stats();
+  const uint64_t seed = config_.seed;
+  context_cache_.Init(config_.context_cache, st, prefix_ + ".context_cache", seed);
+  pasid_cache_.Init(config_.pasid_cache, st, prefix_ + ".pasid_cache", seed + 1);
+  iotlb_[0].Init(config_.iotlb_4k, st, prefix_ + ".iotlb", seed + 2);
+  // The three IOTLB arrays share one set of counters (one logical IOTLB).
+  iotlb_[1].Init(config_.iotlb_2m, st, prefix_ + ".iotlb", seed + 3);
+  iotlb_[2].Init(config_.iotlb_1g, st, prefix_ + ".iotlb", seed + 4);
+  psc_[0].Init(config_.pde_cache, st, prefix_ + ".pde_cache", seed + 5);
+  psc_[1].Init(config_.pdpe_cache, st, prefix_ + ".pdpe_cache", seed + 6);
+  psc_[2].Init(config_.pml4e_cache, st, prefix_ + ".pml4e_cache", seed + 7);
+  psc_[3].Init(config_.pml5e_cache, st, prefix_ + ".pml5e_cache", seed + 8);
+  pasid_hits_ = pasid_cache_.counters().hits;
+  iotlb_hits_ = iotlb_[0].counters().hits;
+
+  translations_ = st.Register(prefix_ + ".translate.slow", "translations that left the inline path", "requests");
+  translate_cycles_ = st.Register(prefix_ + ".translate.cycles", "modelled translation latency", "cycles");
+  walks_ = st.Register(prefix_ + ".walks", "first-stage walks", "walks");
+  faults_recorded_ = st.Register(prefix_ + ".faults.recorded", "faults written to fault recording registers", "faults");
+  faults_suppressed_ = st.Register(prefix_ + ".faults.suppressed", "faults suppressed by FPD", "faults");
+  faults_lost_ = st.Register(prefix_ + ".faults.lost", "faults lost to overflow (PFO)", "faults");
+  descriptors_ = st.Register(prefix_ + ".iq.descriptors", "invalidation descriptors processed", "descriptors");
+  page_requests_ = st.Register(prefix_ + ".prq.requests", "page requests written to the PRQ", "requests");
+  page_requests_lost_ = st.Register(prefix_ + ".prq.lost", "page requests dropped on overflow", "requests");
+  page_responses_ = st.Register(prefix_ + ".prq.responses", "page group responses sent", "responses");
+  fast_cycles_ = static_cast<uint32_t>(2 * sim_.cost().cache_lookup);
+  return absl::OkStatus();
+}
+
+absl::Status Vtd::AttachEndpoint(pci::EndpointPort* ep) {
+  if (ep == nullptr) return absl::InvalidArgumentError("null endpoint");
+  const uint16_t sid = static_cast<uint16_t>(ep->rid().value());
+  if (!endpoints_.emplace(sid, ep).second) {
+    return absl::AlreadyExistsError(absl::StrFormat("requester 0x%04x already attached", sid));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t Vtd::MmioRead(uint64_t offset, unsigned size) {
+  if (offset >= kMmioSize) return 0;
+  return regs_.GuestRead(static_cast<uint32_t>(offset), size);
+}
+
+void Vtd::MmioWrite(uint64_t offset, uint64_t value, unsigned size) {
+  if (offset >= kMmioSize) return;
+  const uint32_t off = static_cast<uint32_t>(offset);
+  uint64_t old = 0;
+  const int idx = regs_.GuestWrite(off, value, size, &old);
+  if (idx < 0) return;  // reserved space: ignored
+  const uint32_t reg = regs_.spec(idx).offset;
+  const uint64_t now = regs_.Get(reg);
+  switch (reg) {
+    case kGcmdReg: OnGcmd(static_cast<uint32_t>(value)); break;
+    case kCcmdReg:
+      if (Bit(now, Ccmd::kIcc)) OnCcmd(now);
+      break;
+    case kIotlbReg:
+      if (Bit(now, IotlbReg::kIvt)) OnIotlbReg(now);
+      break;
+    case kFstsReg: OnFstsWrite(); break;
+    case kFectlReg: OnEventCtl(kFectlReg, fault_irq_); break;
+    case kIectlReg: OnEventCtl(kIectlReg, inv_irq_); break;
+    case kPectlReg: OnEventCtl(kPectlReg, prq_irq_); break;
+    case kIqtReg: KickIq(); break;
+    default:
+      if (reg >= kFrcdBase && reg < kFrcdBase + 16u * config_.nfr) {
+        // 7.2.1: PPF is the OR of the F fields.
+        bool any = false;
+        for (uint32_t i = 0; i < config_.nfr; ++i) {
+          any |= Bit(regs_.Get(kFrcdBase + 16 * i + 8), Frcd::kF);
+        }
+        regs_.Set(kFstsReg, SetBit(regs_.Get(kFstsReg), Fsts::kPpf, any));
+        OnFstsWrite();
+      }
+      break;
+  }
+}
+
+// 11.4.4: GCMD bits are commands; GSTS reports their completion at once.
+void Vtd::OnGcmd(uint32_t cmd) {
+  uint64_t gsts = regs_.Get(kGstsReg);
+  if (Bit(cmd, Gcmd::kSrtp)) {
+    // 10.4.6 / 3.4: latch RTADDR. Caches are not invalidated (ESRTPS=0).
+    active_rtaddr_ = regs_.Get(kRtaddrReg);
+    gsts = SetBit(gsts, Gcmd::kSrtp, true);
+  }
+  if (Bit(cmd, Gcmd::kQie) != Bit(gsts, Gcmd::kQie)) {
+    if (Bit(cmd, Gcmd::kQie)) {
+      regs_.Set(kIqhReg, 0);  // 6.5.2: enabling QI resets the head
+    }
+    gsts = SetBit(gsts, Gcmd::kQie, Bit(cmd, Gcmd::kQie));
+  }
+  gsts = SetBit(gsts, Gcmd::kTe, Bit(cmd, Gcmd::kTe));
+  gsts = SetBit(gsts, Gcmd::kWbf, false);  // RWBF=0: nothing to flush
+  regs_.Set(kGstsReg, gsts);
+  te_ = Bit(gsts, Gcmd::kTe);
+  fast_ok_ = te_ &&
+             Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo) == Rtaddr::kTtmScalable;
+  sim_.Trace("vtd", "gcmd", absl::StrFormat("0x%08x", cmd));
+  if (Bit(gsts, Gcmd::kQie)) KickIq();
+}
+
+// 11.4.7 / 6.5.1: register-based context-cache invalidation. Refused while
+// QI is enabled: CAIG=0 reports that the request was not performed.
+void Vtd::OnCcmd(uint64_t v) {
+  uint64_t out = SetBit(v, Ccmd::kIcc, false);
+  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie)) {
+    out = SetBits(out, Ccmd::kCaigHi, Ccmd::kCaigLo, 0);
+  } else {
+    const uint8_t g = static_cast<uint8_t>(Bits(v, Ccmd::kCirgHi, Ccmd::kCirgLo));
+    if (g == 0) {
+      out = SetBits(out, Ccmd::kCaigHi, Ccmd::kCaigLo, 0);
+    } else {
+      InvalidateContext(g, static_cast<uint16_t>(Bits(v, Ccmd::kSidHi, Ccmd::kSidLo)),
+                        static_cast<uint8_t>(Bits(v, Ccmd::kFmHi, Ccmd::kFmLo)));
+      out = SetBits(out, Ccmd::kCaigHi, Ccmd::kCaigLo, g);
+    }
+  }
+  regs_.Set(kCcmdReg, out);
+}
+
+// 11.4.8.1 / 6.5.1: register-based IOTLB invalidation; refused under QI
+// (IAIG=0).
+void Vtd::OnIotlbReg(uint64_t v) {
+  uint64_t out = SetBit(v, IotlbReg::kIvt, false);
+  const uint8_t g = static_cast<uint8_t>(Bits(v, IotlbReg::kIirgHi, IotlbReg::kIirgLo));
+  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie) || g == 0) {
+    out = SetBits(out, IotlbReg::kIaigHi, IotlbReg::kIaigLo, 0);
+  } else {
+    const uint64_t iva = regs_.Get(kIvaReg);
+    InvalidateIotlbDomain(g == 1, static_cast<uint16_t>(Bits(v, IotlbReg::kDidHi, IotlbReg::kDidLo)),
+                          g == 3, iva & BitMask(63, 12),
+                          static_cast<uint8_t>(Bits(iva, IotlbReg::kIvaAmHi, IotlbReg::kIvaAmLo)));
+    out = SetBits(out, IotlbReg::kIaigHi, IotlbReg::kIaigLo, g);
+  }
+  regs_.Set(kIotlbReg, out);
+}
+
+void Vtd::OnFstsWrite() {
+  const uint64_t fsts = regs_.Get(kFstsReg);
+  const uint64_t status = fsts & ((1u << Fsts::kPfo) | (1u << Fsts::kPpf) | Fsts::kW1cMask);
+  if (status == 0) {
+    // 7.3: IP clears once software has serviced every condition.
+    regs_.Set(kFectlReg, SetBit(regs_.Get(kFectlReg), EventCtl::kIp, false));
+  }
+  // 6.5.2.10: processing resumes when IQE and ITE are clear.
+  if (!Bit(fsts, Fsts::kIqe) && !Bit(fsts, Fsts::kIte)) KickIq();
+}
+
+// 7.3 (and 7.4.1, 7.5.2): an event while IM=1 sets IP; clearing IM with IP
+// set delivers it.
+void Vtd::SignalEvent(uint32_t ctl_reg, sim::IrqLine& line) {
+  const uint64_t ctl = regs_.Get(ctl_reg);
+  if (Bit(ctl, EventCtl::kIm)) {
+    regs_.Set(ctl_reg, SetBit(ctl, EventCtl::kIp, true));
+    return;
+  }
+  line.Raise();
+}
+
+void Vtd::OnEventCtl(uint32_t ctl_reg, sim::IrqLine& line) {
+  const uint64_t ctl = regs_.Get(ctl_reg);
+  if (!Bit(ctl, EventCtl::kIm) && Bit(ctl, EventCtl::kIp)) {
+    regs_.Set(ctl_reg, SetBit(ctl, EventCtl::kIp, false));
+    line.Raise();
+  }
+}
+
+// 7.2.1 primary fault logging.
+void Vtd::RecordFault(const FaultInfo& in) {
+  FaultInfo f = in;
+  f.time = sim_.now();
+  if (f.suppressed) {
+    faults_suppressed_->Inc();
+    fault_log_.push_back(f);
+    return;
+  }
+  const uint32_t idx = fri_next_;
+  const uint32_t hi_off = kFrcdBase + 16 * idx + 8;
+  uint64_t fsts = regs_.Get(kFstsReg);
+  if (Bit(regs_.Get(hi_off), Frcd::kF)) {
+    // The next register still holds an unserviced fault: overflow.
+    f.lost = true;
+    faults_lost_->Inc();
+    fault_log_.push_back(f);
+    const bool was = Bit(fsts, Fsts::kPfo);
+    regs_.Set(kFstsReg, SetBit(fsts, Fsts::kPfo, true));
+    if (!was) SignalEvent(kFectlReg, fault_irq_);
+    return;
+  }
+  uint64_t hi = 0;
+  hi = SetBits(hi, Frcd::kSidHi, Frcd::kSidLo, f.sid);
+  hi = SetBit(hi, Frcd::kPriv, f.priv && f.has_pasid);
+  hi = SetBit(hi, Frcd::kExe, f.exec && f.has_pasid);
+  hi = SetBit(hi, Frcd::kPp, f.has_pasid);
+  hi = SetBits(hi, Frcd::kFrHi, Frcd::kFrLo, static_cast<uint8_t>(f.reason));
+  hi = SetBits(hi, Frcd::kPvHi, Frcd::kPvLo, f.has_pasid ? f.pasid : 0);
+  hi = SetBit(hi, Frcd::kT, !f.write);
+  hi = SetBit(hi, Frcd::kF, true);
+  regs_.Set(kFrcdBase + 16 * idx, f.addr & BitMask(63, 12));
+  regs_.Set(hi_off, hi);
+  fri_next_ = static_cast<uint8_t>((idx + 1) % config_.nfr);
+  faults_recorded_->Inc();
+  fault_log_.push_back(f);
+  if (!Bit(fsts, Fsts::kPpf)) {
+    fsts = SetBits(fsts, Fsts::kFriHi, Fsts::kFriLo, idx);
+    regs_.Set(kFstsReg, SetBit(fsts, Fsts::kPpf, true));
+    SignalEvent(kFectlReg, fault_irq_);
+  }
+  if (log_->should_log(spdlog::level::debug)) {
+    log_->debug("{}: fault 0x{:02x} ({}) sid 0x{:04x} addr 0x{:x}", prefix_,
+                static_cast<int>(f.reason), FaultReasonName(f.reason), f.sid, f.addr);
+  }
+}
+
+// 6.5.2.1: context-cache invalidation. Scalable-mode context entries carry
+// no DID, so domain-selective invalidation drops every entry (a superset is
+// always allowed).
+void Vtd::InvalidateContext(uint8_t g, uint16_t sid, uint8_t fm) {
+  if (g == 3) {
+    // Device-selective; FM masks low bits of the function number.
+    const uint16_t mask = static_cast<uint16_t>(~((1u << (fm == 0 ? 0 : fm == 1 ? 1 : fm == 2 ? 2 : 3)) - 1));
+    context_cache_.InvalidateIf([&](uint64_t tag, uint64_t, const ContextData&) {
+      return ((static_cast<uint16_t>(tag >> 1) ^ sid) & mask) == 0;
+    });
+  } else {
+    context_cache_.InvalidateAll();
+  }
+}
+
+// 6.5.2.2: PASID-cache invalidation. G=0 domain-selective, 1
+// PASID-selective within the domain, 3 global.
+void Vtd::InvalidatePasidCache(uint8_t g, uint16_t did, uint32_t pasid) {
+  pasid_cache_.InvalidateIf([&](uint64_t, uint64_t, const PasidData& d) {
+    if (g == 3) return true;
+    if (d.did != did) return false;
+    return g == 0 || d.pasid == pasid;
+  });
+}
+
+// 6.5.2.4: PASID-based IOTLB invalidation. Non-globals-within-PASID (all):
+// every non-global IOTLB entry of (DID, PASID) and every paging-structure
+// cache entry of it. Page-selective: entries overlapping
+// [addr, addr + 2^(12+AM)); IH=0 also drops paging-structure entries
+// whose coverage overlaps the range, IH=1 leaves them. Visits only the
+// lines of (DID, PASID). Returns the lines visited.
+uint32_t Vtd::InvalidatePiotlb(uint16_t did, uint32_t pasid, bool all,
+                               uint64_t addr, uint8_t am, bool ih) {
+  const uint64_t owner = OwnerOf(did, pasid);
+  const uint64_t size = am >= 52 ? ~0ull : (4096ull << am);
+  const uint64_t base = addr & ~(size - 1);
+  // Inclusive ends: ranges may touch the top of the 64-bit space.
+  auto overlaps = [&](uint64_t start, uint64_t len) {
+    return start <= base + (size - 1) && base <= start + (len - 1);
+  };
+  uint32_t visited = 0;
+  static constexpr unsigned kIotlbShift[3] = {12, 21, 30};
+  for (int i = 0; i < 3; ++i) {
+    const unsigned sh = kIotlbShift[i];
+    visited += iotlb_[i].InvalidateOwner(owner, [&](uint64_t tag, const IotlbData& d) {
+      if (all) return !d.global;
+      return overlaps((tag >> 1) << sh, 1ull << sh);
+    }, nullptr);
+  }
+  if (all || !ih) {
+    for (int i = 0; i < 4; ++i) {
+      const unsigned sh = 12 + 9 * (i + 2);  // bytes below one entry's coverage
+      visited += psc_[i].InvalidateOwner(owner, [&](uint64_t tag, const PscData&) {
+        if (all) return true;
+        const uint64_t start = sh >= 64 ? 0 : ((tag >> 1) << (sh - 9));
+        return overlaps(start, 1ull << (sh - 9));
+      }, nullptr);
+    }
+  }
+  return visited;
+}
+
+// 6.5.2.3: IOTLB invalidation (descriptor or register). Global: every
+// IOTLB and paging-structure cache entry. Domain-selective: those of DID,
+// every PASID. Page-selective: those of DID overlapping the range, every
+// PASID (a superset of the second-stage entries the spec names).
+uint32_t Vtd::InvalidateIotlbDomain(bool global, uint16_t did, bool page,
+                                    uint64_t addr, uint8_t am) {
+  const uint64_t size = am >= 52 ? ~0ull : (4096ull << am);
+  const uint64_t base = addr & ~(size - 1);
+  uint32_t n = 0;
+  static constexpr unsigned kIotlbShift[3] = {12, 21, 30};
+  for (int i = 0; i < 3; ++i) {
+    const unsigned sh = kIotlbShift[i];
+    n += iotlb_[i].InvalidateIf([&](uint64_t tag, uint64_t owner, const IotlbData&) {
+      if (global) return true;
+      if ((owner >> 20) != did) return false;
+      if (!page) return true;
+      const uint64_t start = (tag >> 1) << sh;
+      return start <= base + (size - 1) && base <= start + ((1ull << sh) - 1);
+    });
+  }
+  for (int i = 0; i < 4; ++i) {
+    n += psc_[i].InvalidateIf([&](uint64_t, uint64_t owner, const PscData&) {
+      return global || (owner >> 20) == did;
+    });
+  }
+  return n;
+}
+
+Vtd::CacheSizes Vtd::cache_sizes() const {
+  return {context_cache_.valid(), pasid_cache_.valid(),
+          iotlb_[0].valid() + iotlb_[1].valid() + iotlb_[2].valid(),
+          psc_[0].valid(), psc_[1].valid(), psc_[2].valid(), psc_[3].valid()};
+}
+
+uint32_t Vtd::CachedLinesOf(uint16_t did, uint32_t pasid) const {
+  const uint64_t owner = OwnerOf(did, pasid);
+  uint32_t n = 0;
+  for (const auto& c : iotlb_) n += c.CountOwner(owner);
+  for (const auto& c : psc_) n += c.CountOwner(owner);
+  return n;
+}
+
+}  // namespace svaemu::hw::vtd

@@ -1,0 +1,163 @@
+// IOTLB and paging-structure caches: hit, miss, eviction, invalidation,
+// and PASID-based invalidation with IH=0 versus IH=1.
+#include "gtest/gtest.h"
+#include "vtd/vtd_testutil.h"
+
+namespace svaemu::hw::vtd {
+namespace {
+
+using testing::kDid;
+using testing::kPasid;
+using testing::VtdMachine;
+
+constexpr uint8_t kRw = kernel::kProtRead | kernel::kProtWrite;
+
+TEST(VtdIotlb, SmallIotlbEvictsByLruAndCountsIt) {
+  // 2 lines, 2 ways, 1 set: the third page evicts the least recently used.
+  VtdMachine m({.iotlb_4k = {.entries = 2, .ways = 2}});
+  kernel::Mm& mm = m.NewMm();
+  VirtAddr va = *mm.Mmap(3 * 4096, kRw, true);
+  m.Bind(mm);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(m.Dma(va.value() + 4096 * i).ok);
+  EXPECT_EQ(m.Stat("iotlb.insertions"), 3u);
+  EXPECT_EQ(m.Stat("iotlb.evictions"), 1u);  // page 0 made room for page 2
+  const uint64_t walks = m.Stat("walks");
+  ASSERT_TRUE(m.Dma(va.value() + 4096).ok);
+  EXPECT_EQ(m.Stat("walks"), walks) << "page 1 still cached";
+  ASSERT_TRUE(m.Dma(va.value()).ok);
+  EXPECT_EQ(m.Stat("walks"), walks + 1) << "page 0 was evicted";
+}
+
+TEST(VtdPagingStructureCache, EachLevelHitsAndSkipsTheLevelsAbove) {
+  VtdMachine m;
+  kernel::Mm& mm = m.NewMm();
+  // Three pages: same PT; same PD, other PT; same PDPT, other PD.
+  VirtAddr a = *mm.Mmap(4096, kRw, true, VirtAddr(0x40000000));
+  VirtAddr b = *mm.Mmap(4096, kRw, true, VirtAddr(0x40001000));
+  VirtAddr c = *mm.Mmap(4096, kRw, true, VirtAddr(0x40200000));
+  VirtAddr d = *mm.Mmap(4096, kRw, true, VirtAddr(0x80000000));
+  VirtAddr e = *mm.Mmap(4096, kRw, true, VirtAddr(0x8000000000));
+  m.Bind(mm);
+  ASSERT_TRUE(m.Dma(a.value()).ok);  // full walk: fills PML4E, PDPE, PDE
+  EXPECT_EQ(m.Stat("pde_cache.insertions"), 1u);
+  EXPECT_EQ(m.Stat("pdpe_cache.insertions"), 1u);
+  EXPECT_EQ(m.Stat("pml4e_cache.insertions"), 1u);
+  ASSERT_TRUE(m.Dma(b.value()).ok);
+  EXPECT_EQ(m.Stat("pde_cache.hits"), 1u) << "same PT: one read from the PDE";
+  ASSERT_TRUE(m.Dma(c.value()).ok);
+  EXPECT_EQ(m.Stat("pdpe_cache.hits"), 1u) << "other PD entry, same PD";
+  ASSERT_TRUE(m.Dma(d.value()).ok);
+  EXPECT_EQ(m.Stat("pml4e_cache.hits"), 1u) << "other PDPT entry, same PDPT";
+  ASSERT_TRUE(m.Dma(e.value()).ok);
+  EXPECT_EQ(m.Stat("pml4e_cache.misses"), 2u) << "the first walk and the other PML4 entry";
+  EXPECT_EQ(m.sim.violations().total(), 0);
+}
+
+TEST(VtdPagingStructureCache, FillsOnFaultingWalkOnlyWhenConfigured) {
+  for (bool fill : {true, false}) {
+    VtdMachine m({.fill_psc_on_fault = fill});
+    kernel::Mm& mm = m.NewMm();
+    m.Bind(mm, {.sre = true});
+    VirtAddr kva = *m.kernel->kspace().Vmalloc(4096);
+    EXPECT_EQ(m.Dma(kva.value()).fault, FaultReason::kUserToSupervisor);
+    EXPECT_EQ(m.Stat("pde_cache.insertions"), fill ? 1u : 0u) << fill;
+  }
+}
+
+TEST(VtdPiotlb, IhZeroDropsPagingStructureEntriesIhOneKeepsThem) {
+  for (bool ih : {false, true}) {
+    VtdMachine m;
+    kernel::Mm& mm = m.NewMm();
+    VirtAddr va = *mm.Mmap(2 * 4096, kRw, true, VirtAddr(0x40000000));
+    m.Bind(mm);
+    ASSERT_TRUE(m.Dma(va.value()).ok);
+    ASSERT_EQ(m.vtd->CachedLinesOf(kDid, kPasid), 4u);  // leaf + PDE + PDPE + PML4E
+    const RawDesc d[] = {PiotlbDesc{.did = kDid, .pasid = kPasid, .am = 0, .ih = ih,
+                                    .addr = va.value()}.Encode()};
+    ASSERT_TRUE(m.drv->SubmitSync(d).ok());
+    EXPECT_EQ(m.Stat("iotlb.invalidations"), 1u);
+    // IH=0: the PDE/PDPE/PML4E covering the page go too; IH=1 keeps them.
+    EXPECT_EQ(m.vtd->CachedLinesOf(kDid, kPasid), ih ? 3u : 0u) << "ih=" << ih;
+  }
+}
+
+TEST(VtdPiotlb, PageSelectiveLeavesOtherPagesAndOtherPasids) {
+  VtdMachine m;
+  kernel::Mm& mm = m.NewMm();
+  kernel::Mm& mm2 = m.NewMm();
+  VirtAddr va = *mm.Mmap(2 * 4096, kRw, true, VirtAddr(0x40000000));
+  ASSERT_TRUE(mm2.Mmap(4096, kRw, true, VirtAddr(0x40000000)).ok());
+  m.Bind(mm);
+  ASSERT_TRUE(m.drv->SetupFirstStagePasid(StreamId(testing::kSid), Pasid(9), mm2.pgd(),
+                                          DomainId(kDid)).ok());
+  ASSERT_TRUE(m.Dma(va.value()).ok);
+  ASSERT_TRUE(m.Dma(va.value() + 4096).ok);
+  ASSERT_TRUE(m.Dma(va.value(), false, false, false, testing::kSid, 9).ok);
+  ASSERT_TRUE(m.drv->FlushPasidRange(DomainId(kDid), Pasid(kPasid), va, va + 4096,
+                                     /*page_tables_freed=*/false).ok());
+  const uint64_t walks = m.Stat("walks");
+  EXPECT_TRUE(m.Dma(va.value() + 4096).ok);
+  EXPECT_TRUE(m.Dma(va.value(), false, false, false, testing::kSid, 9).ok);
+  EXPECT_EQ(m.Stat("walks"), walks) << "other page and other PASID untouched";
+  EXPECT_TRUE(m.Dma(va.value()).ok);
+  EXPECT_EQ(m.Stat("walks"), walks + 1);
+  EXPECT_EQ(m.Stat("pde_cache.hits"), 2u) << "IH=1: the PDE survived; the re-walk starts there";
+}
+
+TEST(VtdPiotlb, FlushAllDropsEverythingOfThePasidButGlobalLeaves) {
+  VtdMachine m;
+  kernel::Mm& mm = m.NewMm();
+  VirtAddr va = *mm.Mmap(4096, kRw, true);
+  m.Bind(mm, {.sre = true});
+  VirtAddr kva = *m.kernel->kspace().Vmalloc(4096);
+  ASSERT_TRUE(m.Dma(va.value()).ok);
+  ASSERT_TRUE(m.Dma(kva.value(), false, true).ok);
+  ASSERT_TRUE(m.drv->FlushPasidAll(DomainId(kDid), Pasid(kPasid)).ok());
+  // Kernel vmalloc leaves are global (G=1): non-global invalidation keeps
+  // the one leaf and drops everything else (6.5.2.4).
+  EXPECT_EQ(m.vtd->CachedLinesOf(kDid, kPasid), 1u);
+}
+
+TEST(VtdContextCache, RegisterInvalidationIsRefusedWhileQiIsEnabled) {
+  VtdMachine m;
+  kernel::Mm& mm = m.NewMm();
+  VirtAddr va = *mm.Mmap(4096, kRw, true);
+  m.Bind(mm);
+  ASSERT_TRUE(m.Dma(va.value()).ok);
+  m.vtd->Write64(kCcmdReg, (1ull << Ccmd::kIcc) | (1ull << Ccmd::kCirgLo));  // global
+  const uint64_t ccmd = m.vtd->Read64(kCcmdReg);
+  EXPECT_FALSE(Bit(ccmd, Ccmd::kIcc));
+  EXPECT_EQ(Bits(ccmd, Ccmd::kCaigHi, Ccmd::kCaigLo), 0u) << "CAIG=0: not performed";
+  EXPECT_EQ(m.vtd->cache_sizes().context, 1u);
+  m.vtd->Write64(kIotlbReg, (1ull << IotlbReg::kIvt) | (1ull << IotlbReg::kIirgLo));
+  EXPECT_EQ(Bits(m.vtd->Read64(kIotlbReg), IotlbReg::kIaigHi, IotlbReg::kIaigLo), 0u);
+  EXPECT_GT(m.vtd->cache_sizes().iotlb, 0u);
+}
+
+TEST(VtdContextCache, RegisterInvalidationWorksWithoutQi) {
+  sim::Simulation sim;
+  mem::PhysMem mem(sim);
+  auto v = Vtd::Create(sim, mem);
+  ASSERT_TRUE(v.ok());
+  (*v)->Write64(kCcmdReg, (1ull << Ccmd::kIcc) | (1ull << Ccmd::kCirgLo));
+  EXPECT_EQ(Bits((*v)->Read64(kCcmdReg), Ccmd::kCaigHi, Ccmd::kCaigLo), 1u);
+  (*v)->Write64(kIotlbReg, (1ull << IotlbReg::kIvt) | (2ull << IotlbReg::kIirgLo));
+  EXPECT_EQ(Bits((*v)->Read64(kIotlbReg), IotlbReg::kIaigHi, IotlbReg::kIaigLo), 2u);
+}
+
+TEST(VtdPasidCache, TearDownDropsThePasidEntryAndLaterRequestsFault) {
+  VtdMachine m;
+  kernel::Mm& mm = m.NewMm();
+  VirtAddr va = *mm.Mmap(4096, kRw, true);
+  m.Bind(mm);
+  ASSERT_TRUE(m.Dma(va.value()).ok);
+  ASSERT_TRUE(m.drv->TearDownPasid(StreamId(testing::kSid), Pasid(kPasid), /*suppress=*/true).ok());
+  EXPECT_EQ(m.vtd->CachedLinesOf(kDid, kPasid), 0u);
+  VtdResult r = m.Dma(va.value());
+  EXPECT_EQ(r.fault, FaultReason::kPasidNotPresent);
+  EXPECT_FALSE(r.recorded) << "FPD-only entry: fault suppressed";
+  EXPECT_EQ(m.Stat("faults.suppressed"), 1u);
+}
+
+}  // namespace
+}  // namespace svaemu::hw::vtd
