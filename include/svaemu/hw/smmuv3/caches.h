@@ -1,0 +1,222 @@
+// The SMMUv3 model's caches: configuration cache (STE + CD), TLB and one
+// walk cache per level — fixed-size set-associative arrays of POD entries.
+//
+// Layout (so that a later step can make translate() safe against
+// concurrent invalidation without redesign): entries of one set are
+// contiguous; each set has a 32-bit sequence word that every writer bumps
+// (odd while the set is being changed, even when stable). A reader that
+// wants seqlock semantics reads the sequence, the ways, and the sequence
+// again; invalidations bump the sequence of every set they touch. Tags are
+// one 64-bit word with a valid bit, so a torn entry never matches.
+// Replacement is round-robin per set: deterministic, no hashing of host
+// pointers.
+//
+// IHI 0070 16.2 ("Caching") permits caching STEs, CDs, TLB entries and
+// intermediate walk entries, and requires them to be invalidated only by
+// the commands of chapter 4; the model forgets an entry only on those
+// commands or on eviction.
+//
+// Thread-safety: thread-compatible (see above for the planned scheme).
+#ifndef SVAEMU_HW_SMMUV3_CACHES_H_
+#define SVAEMU_HW_SMMUV3_CACHES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "svaemu/base/check.h"
+#include "svaemu/base/strong_types.h"
+#include "svaemu/sim/stats.h"
+
+namespace svaemu::hw::smmuv3 {
+
+struct CacheGeometry {
+  uint32_t sets = 64;  // power of two
+  uint32_t ways = 4;
+  uint32_t entries() const { return sets * ways; }
+};
+
+// "<unit>.<cache>.hits/misses/insertions/evictions/invalidations".
+struct CacheCounters {
+  sim::Counter* hits = nullptr;
+  sim::Counter* misses = nullptr;
+  sim::Counter* insertions = nullptr;
+  sim::Counter* evictions = nullptr;
+  sim::Counter* invalidations = nullptr;
+  void Register(sim::Stats& stats, const std::string& prefix);
+};
+
+inline constexpr uint64_t kTagValid = 1ull << 63;
+
+template <typename Entry>
+class SetAssocCache {
+ public:
+  void Init(CacheGeometry g) {
+    SVAEMU_CHECK(g.sets > 0 && (g.sets & (g.sets - 1)) == 0 && g.ways > 0);
+    ways_ = g.ways;
+    set_mask_ = g.sets - 1;
+    entries_.assign(size_t{g.sets} * g.ways, Entry{});
+    seq_.assign(g.sets, 0);
+    victim_.assign(g.sets, 0);
+  }
+  uint32_t ways() const { return ways_; }
+  uint32_t sets() const { return set_mask_ + 1; }
+  uint32_t SetOf(uint64_t hash) const {
+    return static_cast<uint32_t>(hash) & set_mask_;
+  }
+  const Entry* SetBegin(uint32_t set) const {
+    return &entries_[size_t{set} * ways_];
+  }
+  Entry* SetBegin(uint32_t set) { return &entries_[size_t{set} * ways_]; }
+
+  // The way holding `tag` in `set`, or nullptr.
+  Entry* Find(uint32_t set, uint64_t tag) {
+    Entry* e = SetBegin(set);
+    for (uint32_t w = 0; w < ways_; ++w) {
+      if (e[w].tag == tag) return &e[w];
+    }
+    return nullptr;
+  }
+
+  // A slot for a new entry with `tag`: the way already holding it, else an
+  // invalid way, else the round-robin victim (*evicted = true).
+  Entry* Slot(uint32_t set, uint64_t tag, bool* evicted) {
+    *evicted = false;
+    Entry* e = SetBegin(set);
+    for (uint32_t w = 0; w < ways_; ++w) {
+      if (e[w].tag == tag) return &e[w];
+    }
+    for (uint32_t w = 0; w < ways_; ++w) {
+      if (e[w].tag == 0) return &e[w];
+    }
+    *evicted = true;
+    const uint32_t w = victim_[set];
+    victim_[set] = static_cast<uint8_t>((w + 1) % ways_);
+    return &e[w];
+  }
+  void BeginWrite(uint32_t set) { ++seq_[set]; }
+  void EndWrite(uint32_t set) { ++seq_[set]; }
+
+  // Invalidates every valid entry for which pred(entry) holds; returns the
+  // number invalidated.
+  template <typename Pred>
+  uint64_t InvalidateIf(Pred pred) {
+    uint64_t n = 0;
+    for (uint32_t s = 0; s <= set_mask_; ++s) {
+      Entry* e = SetBegin(s);
+      bool touched = false;
+      for (uint32_t w = 0; w < ways_; ++w) {
+        if (e[w].tag != 0 && pred(e[w])) {
+          if (!touched) {
+            BeginWrite(s);
+            touched = true;
+          }
+          e[w].tag = 0;
+          ++n;
+        }
+      }
+      if (touched) EndWrite(s);
+    }
+    return n;
+  }
+  uint64_t CountValid() const {
+    uint64_t n = 0;
+    for (const Entry& e : entries_) n += e.tag != 0;
+    return n;
+  }
+  uint32_t sequence(uint32_t set) const { return seq_[set]; }
+
+ private:
+  uint32_t ways_ = 0;
+  uint32_t set_mask_ = 0;
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> seq_;
+  std::vector<uint8_t> victim_;
+};
+
+// Access kinds a cached translation allows with nothing else to do (no
+// permission fault, no dirty-state update). Bit = 1 << (3 * priv + kind),
+// kind 0 read, 1 write, 2 exec.
+constexpr uint8_t AccessBit(bool write, bool exec, bool priv) {
+  return static_cast<uint8_t>(1u << ((priv ? 3 : 0) + (exec ? 2 : (write ? 1 : 0))));
+}
+
+// Configuration cache entry: one (StreamID, SSV, SubstreamID) resolved
+// through its STE and CD.
+struct CfgEntry {
+  enum Kind : uint8_t { kTranslate, kBypass, kAbort };
+  uint64_t tag = 0;  // CfgTag(); 0 = invalid
+  uint16_t asid = 0;
+  Kind kind = kAbort;
+  // From the STE.
+  uint32_t sid = 0;
+  uint32_t cd_index = 0;  // CD used (0 for no-SSID traffic); with_cd
+  bool with_cd = false;
+  uint8_t eats = 0;
+  bool ppar = false;
+  // From the CD.
+  bool epd0 = false, epd1 = false, ha = false, hd = false;
+  bool stall = false;   // CD.S (or STALL_MODEL forced)
+  bool record = true;   // CD.R
+  uint8_t oa_bits = 48; // min(CD.IPS, IDR5.OAS)
+  PhysAddr ttb0, ttb1;
+  // Checker bookkeeping: the frame-shadow space of each root when the CD
+  // was fetched (not architecture; see docs/smmuv3.md).
+  SpaceId space0, space1;
+};
+
+// (StreamID, SSV, SubstreamID) -> tag.
+constexpr uint64_t CfgTag(uint32_t sid, bool ssv, uint32_t ssid) {
+  return kTagValid | (uint64_t{sid} << 21) | (uint64_t{ssv} << 20) |
+         (ssid & 0xfffff);
+}
+constexpr uint64_t CfgHash(uint64_t tag) {
+  return (tag >> 21) * 0x9e3779b1u ^ (tag & 0xfffff) * 0x85ebca6bu ^
+         ((tag >> 20) & 1);
+}
+
+// TLB entry: a 4 KiB page of a leaf (larger leaves are cached as the 4 KiB
+// pieces that are used; an invalidation covering any part of the leaf drops
+// every piece, via leaf_level).
+struct TlbEntry {
+  uint64_t tag = 0;   // TlbTag(); 0 = invalid
+  uint64_t pa = 0;    // page base
+  uint8_t ok = 0;     // AccessBit()s
+  uint8_t leaf_level = 1;
+  bool global = false;
+  uint16_t asid = 0;
+};
+
+// Canonical VA (VA[63:48] all zeros or all ones) with ASID -> tag: VPN in
+// [35:0], the TTB half in [36], ASID in [52:37]. (No VMID: stage 2 is not
+// modelled, so every entry is VMID 0.)
+constexpr uint64_t TlbTag(uint16_t asid, uint64_t va) {
+  return kTagValid | (uint64_t{asid} << 37) | ((va >> 63) << 36) |
+         ((va >> 12) & ((1ull << 36) - 1));
+}
+constexpr uint64_t TlbHash(uint64_t tag) {
+  return (tag & ((1ull << 37) - 1)) ^ ((tag >> 37) & 0xffff) * 0x9e37u;
+}
+constexpr bool Canonical48(uint64_t va) {
+  return static_cast<uint64_t>(static_cast<int64_t>(va << 16) >> 16) == va;
+}
+
+// Walk-cache entry for level L (2..4): the table descriptor read at level L
+// for a VA, i.e. where the walk continues at level L-1, with the
+// hierarchical permissions accumulated down to it.
+struct WalkEntry {
+  uint64_t tag = 0;  // WalkTag(); 0 = invalid
+  uint64_t table = 0;
+  uint8_t perms = 0;  // bit 0 write, 1 user, 2 exec_user, 3 exec_priv
+  uint16_t asid = 0;
+};
+constexpr unsigned WalkShift(uint8_t level) { return 12 + 9 * (level - 1); }
+constexpr uint64_t WalkTag(uint16_t asid, uint64_t va, uint8_t level) {
+  const unsigned shift = WalkShift(level);
+  return kTagValid | (uint64_t{asid} << 37) | ((va >> 63) << 36) |
+         ((va >> shift) & ((1ull << (48 - shift)) - 1));
+}
+
+}  // namespace svaemu::hw::smmuv3
+
+#endif  // SVAEMU_HW_SMMUV3_CACHES_H_

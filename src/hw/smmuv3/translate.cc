@@ -1,0 +1,542 @@
+// SmmuV3 translation slow path: configuration fetch and validation (5.1-5.4),
+// the stage-1 walk through the caches, faults and stalls (3.12, 7.3), ATS.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "svaemu/arch/arm64.h"
+#include "svaemu/hw/smmuv3/smmuv3.h"
+#include "svaemu/mem/phys_mem.h"
+#include "svaemu/sim/simulation.h"
+
+namespace svaemu::hw::smmuv3 {
+
+namespace {
+
+template <int N>
+bool ReadWords(mem::PhysMem& mem, PhysAddr pa, const mem::Access& a,
+               Words<N>* out) {
+  for (int i = 0; i < N; ++i) {
+    if (!mem.Read64(pa + 8ull * i, a, &out->dw[i])) return false;
+  }
+  return true;
+}
+
+// Records every entry a walk reads (the last attempt only), to fill the
+// walk caches and to name the entry of an external abort.
+uint8_t PackPerms(const arch::Perms& p);
+
+// Left uninitialised on purpose (like the walker's path): only the first
+// n entries are read.
+struct WalkRecorder {
+  struct Read {
+    uint64_t table;
+    uint64_t entry_pa;
+    uint8_t level;
+    uint8_t perms;
+  };
+  uint8_t start_level = 4;
+  int n = 0;
+  Read reads[5];
+  void OnRead(const arch::LevelRead& r);
+};
+
+uint8_t PackPerms(const arch::Perms& p) {
+  return static_cast<uint8_t>(p.write | (p.user << 1) | (p.exec_user << 2) |
+                              (p.exec_priv << 3));
+}
+arch::Perms UnpackPerms(uint8_t b) {
+  return arch::Perms{.write = (b & 1) != 0, .user = (b & 2) != 0,
+                     .exec_user = (b & 4) != 0, .exec_priv = (b & 8) != 0};
+}
+
+void WalkRecorder::OnRead(const arch::LevelRead& r) {
+  if (r.level == start_level) n = 0;  // a restarted attempt
+  if (n < 5) {
+    reads[n].table = r.table.value();
+    reads[n].entry_pa = r.entry_pa.value();
+    reads[n].level = r.level;
+    reads[n].perms = PackPerms(r.cumulative);
+    ++n;
+  }
+}
+
+// What a cached leaf allows with nothing else to do (mirrors
+// Arm64Format::Check: exec needs only XN, a user access needs AP[1], a
+// write needs the leaf writable now).
+uint8_t OkBits(const arch::Perms& p) {
+  uint8_t ok = AccessBit(false, false, true);
+  if (p.write) ok |= AccessBit(true, false, true);
+  if (p.exec_priv) ok |= AccessBit(false, true, true);
+  if (p.user) ok |= AccessBit(false, false, false);
+  if (p.user && p.write) ok |= AccessBit(true, false, false);
+  if (p.exec_user) ok |= AccessBit(false, true, false);
+  return ok;
+}
+
+EventType FaultEvent(arch::FaultKind k) {
+  switch (k) {
+    case arch::FaultKind::kAccessFlag: return EventType::kFAccess;
+    case arch::FaultKind::kAddressSize: return EventType::kFAddrSize;
+    case arch::FaultKind::kPermission: return EventType::kFPermission;
+    case arch::FaultKind::kBusError: return EventType::kFWalkEabt;
+    // 3.4.1/5.4: a VA outside both TTB ranges, EPDx = 1, an invalid or
+    // reserved descriptor: F_TRANSLATION.
+    default: return EventType::kFTranslation;
+  }
+}
+
+}  // namespace
+
+TransResult SmmuV3::TranslateSlow(const TransReq& r, pci::DmaCompletion* done) {
+  TransResult res;
+  if (!enabled_) {
+    // 3.3 / 6.3.14: with SMMUEN == 0, GBPA decides bypass or abort.
+    if (gbpa::kAbort.Get(Reg(kGbpa))) return res;
+    res.status = TransStatus::kTranslated;
+    res.pa = PhysAddr(r.va.value());
+    res.writable = true;
+    return res;
+  }
+  const CfgEntry* c = LookupConfig(r, &res);
+  if (c == nullptr) {
+    translate_cycles_->Inc(res.latency);
+    return res;
+  }
+  if (c->kind == CfgEntry::kAbort) {
+    // 7.3.7: STE.Config == 0b000 terminates without an event.
+    translate_cycles_->Inc(res.latency);
+    return res;
+  }
+  if (c->kind == CfgEntry::kBypass) {
+    res.status = TransStatus::kTranslated;
+    res.pa = PhysAddr(r.va.value());
+    res.writable = true;
+    translate_cycles_->Inc(res.latency);
+    return res;
+  }
+  res = Walk(*c, r, res, done);
+  translate_cycles_->Inc(res.latency);
+  return res;
+}
+
+const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
+                                     bool record) {
+  const uint64_t tag = CfgTag(r.sid.value(), r.ssv, r.ssid);
+  res->latency += cache_lookup_cycles_;
+  if (CfgEntry* e = cfg_.Find(cfg_.SetOf(CfgHash(tag)), tag)) {
+    cfg_stats_.hits->Inc();
+    last_cfg_ = e;
+    return e;
+  }
+  cfg_stats_.misses->Inc();
+  return FetchConfig(r, res, record);
+}
+
+const CfgEntry* SmmuV3::ConfigError(const TransReq& r, TransResult* res,
+                                    EventType type, PhysAddr fetch,
+                                    bool record) {
+  res->fault = type;
+  res->status = TransStatus::kAborted;
+  if (!record) return nullptr;
+  Event e;
+  e.type = type;
+  e.sid = r.sid;
+  e.ssv = r.ssv || type == EventType::kCBadSubstreamid;
+  e.ssid = r.ssid;
+  e.fetch_addr = fetch;
+  e.input_addr = r.va;
+  e.rnw = !r.write;
+  e.pnu = r.priv;
+  e.ind = r.exec;
+  e.cls = EventClass::kCd;
+  RecordEvent(e);
+  return nullptr;
+}
+
+const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
+                                    bool record) {
+  const uint32_t sid = r.sid.value();
+  mem::Access a;
+  a.agent = agent_;
+  a.purpose = Purpose::kTableFetch;
+  const uint64_t base_cfg = Reg(kStrtabBaseCfg);
+  const PhysAddr base(strtab_base::kAddr.Get(Reg(kStrtabBase)) << 6);
+  const uint64_t log2size = strtab_base_cfg::kLog2size.Get(base_cfg);
+  // 5.1/6.3.25: a StreamID beyond the table (or SIDSIZE) is C_BAD_STREAMID,
+  // recorded only with CR2.RECINVSID (6.3.12).
+  const bool rec_inv = cr2::kRecinvsid.Get(Reg(kCr2)) != 0;
+  if (sid >= (1ull << std::min<uint64_t>(log2size, config_.sid_bits))) {
+    return ConfigError(r, res, EventType::kCBadStreamid, {}, record && rec_inv);
+  }
+  PhysAddr ste_pa;
+  const uint64_t fmt = strtab_base_cfg::kFmt.Get(base_cfg);
+  if (fmt == 0b01 && config_.two_level_strtab) {
+    // 5.1: 2-level: L1 index SID[n:SPLIT], L2 index SID[SPLIT-1:0].
+    const uint64_t split = strtab_base_cfg::kSplit.Get(base_cfg);
+    const PhysAddr l1_pa = base + 8ull * (sid >> split);
+    L1Std l1;
+    res->latency += sim_.cost().mem_read;
+    if (!ReadWords(mem_, l1_pa, a, &l1)) {
+      return ConfigError(r, res, EventType::kFSteFetch, l1_pa, record);
+    }
+    const uint64_t span = l1.Get(L1Std::kSpan);
+    const uint64_t l2_index = sid & ((1ull << split) - 1);
+    // 5.1: Span == 0 (invalid) or an index beyond 2^(Span-1): C_BAD_STREAMID.
+    if (span == 0 || span > 12 || l2_index >= (1ull << (span - 1))) {
+      return ConfigError(r, res, EventType::kCBadStreamid, {}, record);
+    }
+    ste_pa = l1.l2ptr() + 64 * l2_index;
+  } else {
+    ste_pa = base + 64ull * sid;
+  }
+  Ste ste;
+  res->latency += sim_.cost().mem_read;
+  if (!ReadWords(mem_, ste_pa, a, &ste)) {
+    return ConfigError(r, res, EventType::kFSteFetch, ste_pa, record);
+  }
+  // 5.2: V == 0 or an ILLEGAL field: C_BAD_STE.
+  if (!ste.Flag(Ste::kV) || ValidateSte(ste, config_) != Illegal::kNone) {
+    return ConfigError(r, res, EventType::kCBadSte, {}, record);
+  }
+  CfgEntry e;
+  e.tag = CfgTag(sid, r.ssv, r.ssid);
+  e.sid = sid;
+  e.eats = static_cast<uint8_t>(ste.Get(Ste::kEATS));
+  e.ppar = ste.Flag(Ste::kPPAR);
+  const uint64_t config = ste.Get(Ste::kConfig);
+  if (config == Ste::kConfigAbort) {
+    e.kind = CfgEntry::kAbort;
+  } else if (config == Ste::kConfigBypass) {
+    // 7.3.9: a SubstreamID with stage 1 disabled is C_BAD_SUBSTREAMID.
+    if (r.ssv) return ConfigError(r, res, EventType::kCBadSubstreamid, {}, record);
+    e.kind = CfgEntry::kBypass;
+  } else {
+    const uint64_t cdmax = ste.Get(Ste::kS1CDMax);
+    const uint64_t dss = ste.Get(Ste::kS1DSS);
+    uint32_t cd_index = 0;
+    e.kind = CfgEntry::kTranslate;
+    if (r.ssv) {
+      // 7.3.9: substreams disabled, or SubstreamID >= 2^S1CDMax.
+      if (cdmax == 0 || r.ssid >= (1ull << cdmax) || config_.ssid_bits == 0) {
+        return ConfigError(r, res, EventType::kCBadSubstreamid, {}, record);
+      }
+      // 7.3.7: SubstreamID 0 is reserved with S1DSS == 0b10.
+      if (dss == Ste::kS1DSSSsid0 && r.ssid == 0) {
+        return ConfigError(r, res, EventType::kFStreamDisabled, {}, record);
+      }
+      cd_index = r.ssid;
+    } else if (cdmax != 0) {
+      // 5.2 STE.S1DSS: what happens to traffic without a SubstreamID.
+      if (dss == Ste::kS1DSSTerminate) {
+        return ConfigError(r, res, EventType::kFStreamDisabled, {}, record);
+      }
+      if (dss == Ste::kS1DSSBypass) e.kind = CfgEntry::kBypass;
+    }
+    if (e.kind == CfgEntry::kTranslate) {
+      e.with_cd = true;
+      e.cd_index = cd_index;
+      PhysAddr cd_pa;
+      const uint64_t s1fmt = ste.Get(Ste::kS1Fmt);
+      if (cdmax == 0 || s1fmt == Ste::kS1FmtLinear) {
+        cd_pa = ste.s1_context_ptr() + 64ull * cd_index;
+      } else {
+        // 5.3: L1CD index SSID[n:split], L2 index SSID[split-1:0].
+        const unsigned split = CdL2Split(s1fmt);
+        const PhysAddr l1_pa = ste.s1_context_ptr() + 8ull * (cd_index >> split);
+        L1Cd l1;
+        res->latency += sim_.cost().mem_read;
+        if (!ReadWords(mem_, l1_pa, a, &l1)) {
+          return ConfigError(r, res, EventType::kFCdFetch, l1_pa, record);
+        }
+        // 7.3.9: an L1CD with V == 0 (or L2Ptr out of range).
+        if (!l1.Flag(L1Cd::kV) || (l1.l2ptr().value() >> config_.oas_bits) != 0) {
+          TransReq rr = r;
+          rr.ssid = cd_index;
+          return ConfigError(rr, res, EventType::kCBadSubstreamid, {}, record);
+        }
+        cd_pa = l1.l2ptr() + 64ull * (cd_index & ((1u << split) - 1));
+      }
+      Cd cd;
+      res->latency += sim_.cost().mem_read;
+      if (!ReadWords(mem_, cd_pa, a, &cd)) {
+        return ConfigError(r, res, EventType::kFCdFetch, cd_pa, record);
+      }
+      // 5.4 CD.S is permitted only when STE.S1STALLD == 0 and STALL_MODEL
+      // is 0b00 (with 0b10 stalls are forced regardless of CD.S).
+      const bool stall_allowed =
+          !ste.Flag(Ste::kS1STALLD) &&
+          config_.stall_model != StallModel::kTerminateOnly;
+      const Illegal ill = ValidateCd(cd, config_, stall_allowed);
+      if (ill != Illegal::kNone) {
+        if (ill == Illegal::kCdNotModelled) cd_not_modelled_->Inc();
+        return ConfigError(r, res, EventType::kCBadCd, {}, record);
+      }
+      e.asid = static_cast<uint16_t>(cd.Get(Cd::kASID));
+      e.epd0 = cd.Flag(Cd::kEPD0);
+      e.epd1 = cd.Flag(Cd::kEPD1);
+      e.ha = cd.Flag(Cd::kHA);
+      e.hd = cd.Flag(Cd::kHD);
+      e.stall = config_.stall_model == StallModel::kStallForced
+                    ? !ste.Flag(Ste::kS1STALLD)
+                    : cd.Flag(Cd::kS);
+      e.record = cd.Flag(Cd::kR);
+      // 5.4 CD.IPS: an IPS above IDR5.OAS behaves as OAS.
+      const unsigned ips = AddressSizeBits(cd.Get(Cd::kIPS));
+      e.oa_bits = static_cast<uint8_t>(std::min<unsigned>(ips, config_.oas_bits));
+      e.ttb0 = cd.ttb0();
+      e.ttb1 = cd.ttb1();
+      // Checker contract: remember which address space each root belonged
+      // to when the CD was fetched; every walk from this entry uses it.
+      e.space0 = mem_.Meta(e.ttb0).space;
+      e.space1 = mem_.Meta(e.ttb1).space;
+    }
+  }
+  const uint32_t set = cfg_.SetOf(CfgHash(e.tag));
+  bool evicted = false;
+  CfgEntry* slot = cfg_.Slot(set, e.tag, &evicted);
+  cfg_.BeginWrite(set);
+  *slot = e;
+  cfg_.EndWrite(set);
+  cfg_stats_.insertions->Inc();
+  if (evicted) cfg_stats_.evictions->Inc();
+  last_cfg_ = slot;
+  return slot;
+}
+
+arch::WalkResult SmmuV3::WalkCore(const CfgEntry& c, const TransReq& r,
+                                  TransResult* res, PhysAddr* last_entry_pa) {
+  const uint64_t va = r.va.value();
+  arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
+  arch::Arm64Stage1Config s1{.ttbr0 = c.ttb0, .ttbr1 = c.ttb1, .epd0 = c.epd0,
+                             .epd1 = c.epd1, .ha = c.ha, .hd = c.hd};
+  arch::WalkOptions opts;
+  opts.agent = agent_;
+  opts.space = (va >> 63) == 0 ? c.space0 : c.space1;
+  opts.max_phys_bits = c.oa_bits;
+  WalkRecorder rec;
+  arch::WalkResult w;
+  // 3.4.1: outside both TTB ranges, or EPDx = 1: a translation fault with no
+  // walk (and no walk-cache lookup).
+  const int half = arch::internal::Arm64Half(r.va);
+  if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) {
+    return arch::WalkArm64(mem_, s1, r.va, acc, opts);
+  }
+  // Walk caches, deepest level first.
+  arch::WalkStart start;
+  bool have_start = false;
+  for (uint8_t level = 2; level <= 4 && !have_start; ++level) {
+    SetAssocCache<WalkEntry>& wc = walk_[level - 2];
+    const uint64_t tag = WalkTag(c.asid, va, level);
+    res->latency += cache_lookup_cycles_;
+    if (const WalkEntry* e = wc.Find(wc.SetOf(tag ^ (tag >> 17)), tag)) {
+      walk_stats_[level - 2].hits->Inc();
+      start = arch::WalkStart{.table = PhysAddr(e->table),
+                              .level = static_cast<uint8_t>(level - 1),
+                              .cumulative = UnpackPerms(e->perms)};
+      have_start = true;
+    } else {
+      walk_stats_[level - 2].misses->Inc();
+    }
+  }
+  if (have_start) {
+    rec.start_level = start.level;
+    w = arch::WalkArm64(mem_, s1, start, r.va, acc, opts, &rec);
+  } else {
+    w = arch::WalkArm64(mem_, s1, r.va, acc, opts, &rec);
+  }
+  walk_reads_->Inc(w.reads);
+  res->latency += w.reads * sim_.cost().mem_read + w.ad_updates * sim_.cost().mem_write;
+  if (rec.n > 0) *last_entry_pa = PhysAddr(rec.reads[rec.n - 1].entry_pa);
+  // Every read but the last was a table descriptor: cache where it leads.
+  for (int i = 0; i + 1 < rec.n; ++i) {
+    const uint8_t level = rec.reads[i].level;
+    if (level < 2 || level > 4) continue;
+    SetAssocCache<WalkEntry>& wc = walk_[level - 2];
+    const uint64_t tag = WalkTag(c.asid, va, level);
+    const uint32_t set = wc.SetOf(tag ^ (tag >> 17));
+    bool evicted = false;
+    WalkEntry* slot = wc.Slot(set, tag, &evicted);
+    wc.BeginWrite(set);
+    *slot = WalkEntry{.tag = tag, .table = rec.reads[i + 1].table,
+                      .perms = rec.reads[i].perms, .asid = c.asid};
+    wc.EndWrite(set);
+    walk_stats_[level - 2].insertions->Inc();
+    if (evicted) walk_stats_[level - 2].evictions->Inc();
+  }
+  if (w.ok()) {
+    const uint64_t tag = TlbTag(c.asid, va);
+    const uint32_t set = tlb_.SetOf(TlbHash(tag));
+    bool evicted = false;
+    TlbEntry* slot = tlb_.Slot(set, tag, &evicted);
+    tlb_.BeginWrite(set);
+    *slot = TlbEntry{.tag = tag, .pa = w.t.pa.value() & ~0xfffull,
+                     .ok = OkBits(w.t.perms), .leaf_level = w.t.leaf_level,
+                     .global = w.t.global, .asid = c.asid};
+    tlb_.EndWrite(set);
+    tlb_stats_.insertions->Inc();
+    if (evicted) tlb_stats_.evictions->Inc();
+  }
+  return w;
+}
+
+TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r, TransResult res,
+                         pci::DmaCompletion* done) {
+  const uint64_t va = r.va.value();
+  const uint8_t need = AccessBit(r.write, r.exec, r.priv);
+  if (Canonical48(va)) {
+    const uint64_t tag = TlbTag(c.asid, va);
+    res.latency += cache_lookup_cycles_;
+    const TlbEntry* e = tlb_.Find(tlb_.SetOf(TlbHash(tag)), tag);
+    if (e != nullptr && (e->ok & need) != 0) {
+      tlb_stats_.hits->Inc();
+      res.status = TransStatus::kTranslated;
+      res.pa = PhysAddr(e->pa | (va & 0xfff));
+      res.writable = (e->ok & AccessBit(true, false, r.priv)) != 0;
+      return res;
+    }
+    tlb_stats_.misses->Inc();
+  }
+  PhysAddr last_entry;
+  const arch::WalkResult w = WalkCore(c, r, &res, &last_entry);
+  if (!w.ok()) {
+    return Fault(&c, r, res, FaultEvent(w.fault), last_entry, done);
+  }
+  res.status = TransStatus::kTranslated;
+  res.pa = w.t.pa;
+  res.writable = (OkBits(w.t.perms) & AccessBit(true, false, r.priv)) != 0;
+  return res;
+}
+
+TransResult SmmuV3::Fault(const CfgEntry* c, const TransReq& r, TransResult res,
+                          EventType type, PhysAddr fetch_addr,
+                          pci::DmaCompletion* done) {
+  res.fault = type;
+  res.status = TransStatus::kAborted;
+  Event e;
+  e.type = type;
+  e.sid = r.sid;
+  e.ssv = r.ssv;
+  e.ssid = r.ssid;
+  e.pnu = r.priv;
+  e.ind = r.exec;
+  e.rnw = !r.write;
+  e.cls = type == EventType::kFWalkEabt ? EventClass::kTtd : EventClass::kIn;
+  e.input_addr = r.va;
+  e.fetch_addr = fetch_addr;
+  const bool related = IsTranslationRelated(type);
+  // 3.12.2: only translation-related faults stall, when the CD (or a
+  // forced STALL_MODEL) says so and the event can be reported.
+  bool stall = related && c != nullptr && c->stall && Cr0(cr0::kEvtqen) &&
+               config_.stall_model != StallModel::kTerminateOnly &&
+               stalls_.size() < kStallMax;
+  if (stall) {
+    const uint64_t sid_key = uint64_t{r.sid.value()} << 16;
+    int tries = 0;
+    while (stalls_.contains(sid_key | next_stag_) && tries++ < 0x10000) ++next_stag_;
+    if (tries > 0xffff) stall = false;
+  }
+  if (stall) {
+    const uint16_t stag = next_stag_++;
+    const uint64_t key = (uint64_t{r.sid.value()} << 16) | stag;
+    answered_stags_.erase(key);
+    Stall s;
+    s.req = r;
+    if (done != nullptr) s.done = std::move(*done);
+    stalls_.emplace(key, std::move(s));
+    stalls_total_->Inc();
+    e.stall = true;
+    e.stag = stag;
+    res.status = TransStatus::kStalled;
+    res.stag = stag;
+    RecordEvent(e);  // 7.4: never lost
+    return res;
+  }
+  // 5.4 CD.R: terminated translation-related faults are recorded only with
+  // R == 1.
+  if (related && c != nullptr && !c->record) return res;
+  RecordEvent(e);
+  return res;
+}
+
+pci::DmaResult SmmuV3::Translate(const pci::DmaRequest& req,
+                                 pci::DmaCompletion on_complete) {
+  TransReq r{.sid = req.rid, .ssv = req.has_pasid, .ssid = req.pasid.value(),
+             .va = req.addr, .write = req.write, .exec = req.exec,
+             .priv = req.priv};
+  const TransResult t = TranslateSlow(r, &on_complete);
+  pci::DmaResult d;
+  d.status = t.status == TransStatus::kTranslated ? pci::DmaStatus::kTranslated
+             : t.status == TransStatus::kStalled  ? pci::DmaStatus::kStalled
+                                                  : pci::DmaStatus::kAborted;
+  d.pa = t.pa;
+  d.writable = t.writable;
+  return d;
+}
+
+pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
+  pci::AtsCompletion out;  // kUnsupported: UR
+  if (!enabled_ || !config_.ats) return out;
+  TransReq r{.sid = req.rid, .ssv = req.has_pasid, .ssid = req.pasid.value(),
+             .va = req.addr.AlignDown(kPageSize4K), .write = req.write,
+             .exec = req.exec, .priv = req.priv};
+  TransResult res;
+  // 3.9.1.2: translation requests record no configuration events.
+  const CfgEntry* c = LookupConfig(r, &res, /*record=*/false);
+  if (c == nullptr || c->kind == CfgEntry::kAbort) return out;
+  if (c->eats == Ste::kEATSAbort) {
+    // 7.3.6: ATS not enabled for the stream.
+    Event e;
+    e.type = EventType::kFBadAtsTreq;
+    e.sid = r.sid;
+    e.ssv = r.ssv;
+    e.ssid = r.ssid;
+    e.input_addr = r.va;
+    e.rnw = !r.write;
+    RecordEvent(e);
+    return out;
+  }
+  if (c->kind == CfgEntry::kBypass) {
+    out.code = pci::AtsCompletion::Code::kSuccess;
+    out.pa = PhysAddr(r.va.value());
+    out.read = out.write = out.exec = true;
+    out.priv = r.priv;
+    return out;
+  }
+  PhysAddr last;
+  const arch::WalkResult w = WalkCore(*c, r, &res, &last);
+  translate_cycles_->Inc(res.latency);
+  if (!w.ok()) {
+    // 3.9.1.2: a translation-related fault answers R = W = 0 (the device
+    // may then issue a PRI page request); no event is recorded.
+    out.code = pci::AtsCompletion::Code::kNotPresent;
+    return out;
+  }
+  out.code = pci::AtsCompletion::Code::kSuccess;
+  out.page_shift = w.t.page_shift;
+  out.pa = PhysAddr(w.t.pa.value() & ~((1ull << w.t.page_shift) - 1));
+  out.read = r.priv || w.t.perms.user;
+  out.write = w.t.perms.write && (r.priv || w.t.perms.user);
+  out.exec = r.priv ? w.t.perms.exec_priv : w.t.perms.exec_user;
+  out.priv = r.priv;
+  return out;
+}
+
+bool SmmuV3::CheckTranslated(StreamId sid) {
+  // 7.3.8: with CR0.ATSCHK == 1, a Translated transaction is forbidden when
+  // the SMMU is disabled, or the STE disallows ATS or bypasses.
+  if (!Cr0(cr0::kAtschk)) return true;
+  TransReq r{.sid = sid};
+  TransResult res;
+  const CfgEntry* c = enabled_ ? LookupConfig(r, &res, /*record=*/false) : nullptr;
+  const bool ok = c != nullptr && c->kind == CfgEntry::kTranslate &&
+                  c->eats != Ste::kEATSAbort;
+  if (!ok) {
+    Event e;
+    e.type = EventType::kFTranslForbidden;
+    e.sid = sid;
+    RecordEvent(e);
+  }
+  return ok;
+}
+
+}  // namespace svaemu::hw::smmuv3

@@ -1,0 +1,108 @@
+// TLB and walk caches: hits, misses, evictions, and invalidation with and
+// without Leaf; a stale entry survives until the command that names it.
+#include "gtest/gtest.h"
+#include "smmuv3/smmu_testutil.h"
+
+namespace svaemu::hw::smmuv3 {
+namespace {
+
+constexpr uint32_t kSid = 0x30;
+constexpr uint32_t kSsid = 1;
+const Asid kAsid(7);
+
+class SmmuCaches : public ::testing::Test {
+ protected:
+  explicit SmmuCaches(SmmuV3Config cfg = {}) : m_(cfg) {}
+  void SetUp() override {
+    mm_ = &m_.NewMm();
+    va_ = m_.Populated(*mm_, 4);
+    ASSERT_TRUE(m_.driver->AttachMaster({.sid = StreamId(kSid)}).ok());
+    ASSERT_TRUE(m_.driver->WriteSvaCd(StreamId(kSid), kSsid, mm_->pgd(), kAsid).ok());
+  }
+  TransResult Dma(VirtAddr va) { return m_.Dma(kSid, kSsid, va); }
+  uint64_t S(const char* n) { return m_.Stat(std::string("smmu0.") + n); }
+  SmmuMachine m_;
+  kernel::Mm* mm_ = nullptr;
+  VirtAddr va_;
+};
+
+TEST_F(SmmuCaches, FirstAccessWalksFourLevelsThenHits) {
+  ASSERT_EQ(Dma(va_).status, TransStatus::kTranslated);
+  EXPECT_EQ(S("walk.reads"), 4u);           // L0..L3 from TTB0
+  EXPECT_EQ(S("walk_cache_l2.insertions"), 1u);  // the L2 table descriptor
+  EXPECT_EQ(S("tlb.insertions"), 1u);
+  ASSERT_EQ(Dma(va_ + 8).status, TransStatus::kTranslated);
+  EXPECT_EQ(S("walk.reads"), 4u);  // TLB hit: no read
+  // The next page misses the TLB but hits the walk cache at L2: one read.
+  ASSERT_EQ(Dma(va_ + kPageSize4K).status, TransStatus::kTranslated);
+  EXPECT_EQ(S("walk.reads"), 5u);
+  EXPECT_EQ(S("walk_cache_l2.hits"), 1u);
+}
+
+TEST_F(SmmuCaches, StaleTlbEntrySurvivesUntilTlbiVa) {
+  const PhysAddr old_pa = Dma(va_).pa;
+  // The CPU unmaps the page without telling the SMMU.
+  ASSERT_TRUE(mm_->Munmap(va_, kPageSize4K).ok());
+  EXPECT_EQ(Dma(va_).pa, old_pa);  // stale, as on silicon
+  ASSERT_TRUE(m_.driver->TlbiVa(kAsid, va_, kPageSize4K, /*leaf=*/true).ok());
+  EXPECT_EQ(Dma(va_).status, TransStatus::kAborted);
+  EXPECT_EQ(S("tlb.invalidations"), 1u);
+}
+
+TEST_F(SmmuCaches, LeafTlbiKeepsWalkCacheNonLeafDropsIt) {
+  ASSERT_EQ(Dma(va_).status, TransStatus::kTranslated);
+  const uint64_t walks = m_.smmu.walk_cache_valid();
+  EXPECT_EQ(walks, 3u);  // one table descriptor each at L0, L1, L2
+  ASSERT_TRUE(m_.driver->TlbiVa(kAsid, va_, kPageSize4K, /*leaf=*/true).ok());
+  EXPECT_EQ(m_.smmu.tlb_valid(), 0u);
+  EXPECT_EQ(m_.smmu.walk_cache_valid(), 3u);  // Leaf: only last-level entries
+  ASSERT_EQ(Dma(va_).status, TransStatus::kTranslated);
+  ASSERT_TRUE(m_.driver->TlbiVa(kAsid, va_, kPageSize4K, /*leaf=*/false).ok());
+  EXPECT_EQ(m_.smmu.tlb_valid(), 0u);
+  EXPECT_EQ(m_.smmu.walk_cache_valid(), 0u);  // the range's walk entries go too
+}
+
+TEST_F(SmmuCaches, TlbiAsidDropsOnlyThatAsid) {
+  kernel::Mm& other = m_.NewMm();
+  const VirtAddr ova = m_.Populated(other);
+  ASSERT_TRUE(m_.driver->WriteSvaCd(StreamId(kSid), 2, other.pgd(), Asid(8)).ok());
+  ASSERT_EQ(Dma(va_).status, TransStatus::kTranslated);
+  ASSERT_EQ(m_.Dma(kSid, 2, ova).status, TransStatus::kTranslated);
+  EXPECT_EQ(m_.smmu.tlb_valid(), 2u);
+  ASSERT_TRUE(m_.driver->TlbiAsid(kAsid).ok());
+  EXPECT_EQ(m_.smmu.tlb_valid(), 1u);  // ASID 8's entry stays
+}
+
+TEST_F(SmmuCaches, RangeTlbiCoversEveryPage) {
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(Dma(va_ + i * kPageSize4K).status, TransStatus::kTranslated);
+  EXPECT_EQ(m_.smmu.tlb_valid(), 4u);
+  ASSERT_TRUE(m_.driver->TlbiVa(kAsid, va_ + kPageSize4K, 3 * kPageSize4K, true).ok());
+  EXPECT_EQ(m_.smmu.tlb_valid(), 1u);  // pages 1..3 gone, page 0 stays
+}
+
+TEST_F(SmmuCaches, CdChangeNeedsCfgiCd) {
+  ASSERT_EQ(Dma(va_).status, TransStatus::kTranslated);
+  // Overwrite the CD's ASID behind the SMMU's back: the cached config stays.
+  const PhysAddr cd = *m_.driver->CdAddressOf(StreamId(kSid), kSsid);
+  Cd c = *m_.driver->ReadCd(StreamId(kSid), kSsid);
+  c.Set(Cd::kV, 0);
+  m_.mem.Write64(cd, c.dw[0], mem::Access::Cpu());
+  EXPECT_EQ(Dma(va_).status, TransStatus::kTranslated);
+  ASSERT_TRUE(m_.driver->Submit({MakeCfgiCd(StreamId(kSid), kSsid, true)}).ok());
+  EXPECT_EQ(Dma(va_).status, TransStatus::kAborted);
+  EXPECT_EQ(S("cfg_cache.invalidations"), 1u);
+}
+
+class SmmuTinyTlb : public SmmuCaches {
+ protected:
+  SmmuTinyTlb() : SmmuCaches({.tlb = {.sets = 1, .ways = 2}}) {}
+};
+
+TEST_F(SmmuTinyTlb, ThirdPageEvictsRoundRobin) {
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Dma(va_ + i * kPageSize4K).status, TransStatus::kTranslated);
+  EXPECT_EQ(S("tlb.evictions"), 1u);  // 2 ways, 3 pages
+  EXPECT_EQ(m_.smmu.tlb_valid(), 2u);
+}
+
+}  // namespace
+}  // namespace svaemu::hw::smmuv3
