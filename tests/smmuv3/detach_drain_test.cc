@@ -8,7 +8,7 @@
 namespace svaemu::hw::smmuv3 {
 namespace {
 
-using kernel::drivers::smmuv3::DetachDrain;
+using kernel::DetachDrain;
 
 constexpr uint32_t kSid = 0x50;
 constexpr uint32_t kSsid = 3;

@@ -25,9 +25,7 @@ SmmuV3SvaOps::SmmuV3SvaOps(sim::Simulation& sim,
                            smmu::SmmuV3Driver& driver, uint16_t unit,
                            Policies policies)
     : sim_(sim), driver_(driver), unit_(unit), policies_(policies) {
-  driver_.set_detach_drain(policies.detach_drain == DetachDrain::kDrain
-                               ? smmu::DetachDrain::kDrain
-                               : smmu::DetachDrain::kNone);
+  driver_.set_detach_drain(policies.detach_drain);
 }
 
 void SmmuV3SvaOps::ConnectIopf(IommuCore& core) {

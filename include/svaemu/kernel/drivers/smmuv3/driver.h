@@ -57,6 +57,7 @@
 #include "svaemu/kernel/iommu/iopf.h"
 #include "svaemu/kernel/kobject.h"
 #include "svaemu/mem/frame_shadow.h"
+#include "svaemu/kernel/policy.h"
 #include "svaemu/sim/irq.h"
 
 namespace svaemu::mem {
@@ -68,12 +69,10 @@ class Simulation;
 
 namespace svaemu::kernel::drivers::smmuv3 {
 
-// Seed bug 3 policy: what detach/replace does before freeing the old
-// master_domain.
-enum class DetachDrain : uint8_t {
-  kNone,   // pre-2026: free at once
-  kDrain,  // poll EVTQ empty, synchronize_irq(evtq, combined), flush IOPF
-};
+// Seed bug 3 policy (kernel::DetachDrain, policy.h): what detach/replace
+// does before freeing the old master_domain — kNone frees at once (pre-2026),
+// kDrain polls EVTQ empty, synchronizes the evtq and combined IRQs and
+// flushes the IOPF queue first.
 
 // The interrupt lines as firmware describes them (some SoCs wire only the
 // combined one).
