@@ -21,24 +21,26 @@ size_t Endpoint::pending() const {
 }
 
 uint64_t Endpoint::Write(std::optional<Pasid> pasid, VirtAddr addr,
-                         std::span<const uint8_t> data) {
-  return Issue(pasid, addr, /*write=*/true, {},
+                         std::span<const uint8_t> data, bool privileged) {
+  return Issue(pasid, addr, /*write=*/true, privileged, {},
                std::vector<uint8_t>(data.begin(), data.end()));
 }
 
 uint64_t Endpoint::Read(std::optional<Pasid> pasid, VirtAddr addr,
-                        std::span<uint8_t> out) {
-  return Issue(pasid, addr, /*write=*/false, out, {});
+                        std::span<uint8_t> out, bool privileged) {
+  return Issue(pasid, addr, /*write=*/false, privileged, out, {});
 }
 
 uint64_t Endpoint::Issue(std::optional<Pasid> pasid, VirtAddr addr, bool write,
-                         std::span<uint8_t> buf, std::vector<uint8_t> wdata) {
+                         bool privileged, std::span<uint8_t> buf,
+                         std::vector<uint8_t> wdata) {
   DmaRecord rec;
   rec.id = records_.size() + 1;
   rec.issue_time = sim_.now();
   rec.pasid = config_.pasid_bits > 0 ? pasid : std::nullopt;
   rec.addr = addr;
   rec.write = write;
+  rec.privileged = privileged;
   const size_t len = write ? wdata.size() : buf.size();
   records_.push_back(rec);
   if (issue_observer_) issue_observer_(rec);
@@ -61,6 +63,7 @@ DmaRequest Endpoint::MakeRequest(const DmaRecord& rec) const {
   if (rec.pasid) req.pasid = *rec.pasid;
   req.addr = rec.addr;
   req.write = rec.write;
+  req.priv = rec.privileged;
   return req;
 }
 
@@ -124,6 +127,7 @@ void Endpoint::Attempt(uint64_t id, std::span<uint8_t> buf,
     pr.addr = rec.addr.AlignDown(kPageSize4K);
     pr.read = !rec.write;
     pr.write = rec.write;
+    pr.priv = rec.privileged;
     pr.last = true;  // one request per group
     pr.prgi = next_prgi_;
     next_prgi_ = (next_prgi_ + 1) & 0x1ff;  // 9-bit PRG index

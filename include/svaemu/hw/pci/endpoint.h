@@ -59,6 +59,7 @@ struct DmaRecord {
   std::optional<Pasid> pasid;
   VirtAddr addr;
   bool write = false;
+  bool privileged = false;
   DmaOutcome outcome = DmaOutcome::kPending;
   PhysAddr pa;               // with kDone
   bool via_atc = false;      // served by the device TLB
@@ -87,10 +88,12 @@ class Endpoint : public EndpointPort {
   // One DMA within one 4 KiB page. `data` is the bytes to write, or the
   // buffer to read into (filled when the DMA completes; it must outlive a
   // pending DMA). Returns the record id.
+  // `privileged`: the request carries Privileged-Mode-Requested (kernel-mode
+  // SVA; VT-d honours it only with SRE set in the PASID entry).
   uint64_t Write(std::optional<Pasid> pasid, VirtAddr addr,
-                 std::span<const uint8_t> data);
+                 std::span<const uint8_t> data, bool privileged = false);
   uint64_t Read(std::optional<Pasid> pasid, VirtAddr addr,
-                std::span<uint8_t> out);
+                std::span<uint8_t> out, bool privileged = false);
 
   const DmaRecord& record(uint64_t id) const { return records_.at(id - 1); }
   const std::vector<DmaRecord>& records() const { return records_; }
@@ -133,7 +136,8 @@ class Endpoint : public EndpointPort {
   };
 
   uint64_t Issue(std::optional<Pasid> pasid, VirtAddr addr, bool write,
-                 std::span<uint8_t> buf, std::vector<uint8_t> wdata);
+                 bool privileged, std::span<uint8_t> buf,
+                 std::vector<uint8_t> wdata);
   // Tries the access; may park it. `retried` after a page response.
   void Attempt(uint64_t id, std::span<uint8_t> buf, std::vector<uint8_t> wdata,
                bool retried);
