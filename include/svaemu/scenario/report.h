@@ -27,6 +27,8 @@ struct ScenarioReport {
   uint64_t invalidation_cycles = 0;
   uint64_t trace_hash = 0;
   uint64_t seed = 0;
+  // Scenario-specific observations ("pasid_a_frees" -> 1), sorted.
+  std::map<std::string, uint64_t> facts;
 
   int count(check::ViolationKind k) const {
     auto it = violations.find(check::ViolationKindName(k));

@@ -47,7 +47,8 @@ void Sva::FreePasid(IommuMm& data, const char* where) {
   data.set_pasid_freed();
   (void)core_.pasids().Free(data.pasid());
   core_.sim().Trace("sva", "pasid_free",
-                    absl::StrCat(data.pasid().value(), " ", where));
+                    absl::StrCat(data.pasid().value(), " ", data.mm()->name(),
+                                 " ", where));
 }
 
 absl::StatusOr<IommuMm*> Sva::AllocMmData(Mm& mm, Device& dev) {
@@ -170,7 +171,8 @@ absl::Status Sva::Unbind(AttachHandle* handle) {
   absl::Status s = core_.DetachDevicePasid(dev, handle->pasid());
   if (!s.ok()) return s;
   core_.sim().Trace("sva", "unbind",
-                    absl::StrCat(dev.name(), " pasid=", handle->pasid().value()));
+                    absl::StrCat(dev.name(), " ", mm->name(), " pasid=",
+                                 handle->pasid().value()));
   if (domain->users() > 0) return absl::OkStatus();
   if (d != nullptr) {
     auto& list = d->sva_domains();
