@@ -1,6 +1,9 @@
 #include "svaemu/mem/phys_mem.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "svaemu/base/check.h"
@@ -44,25 +47,52 @@ PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
       check_walks_(config.check_walks) {
   SVAEMU_CHECK_MSG(size_ % kFrameSize == 0 && size_ > 0,
                    "physical memory size must be a non-zero multiple of 4 KiB");
-  regions_.resize(((size_ - 1) >> kRegionShift) + 1);
+  regions_.resize(((size_ - 1) >> kRegionShift) + 1, ZeroRegion());
 }
 
-PhysMem::~PhysMem() = default;
+const PhysMem::Region& PhysMem::ZeroRegion() {
+  static const Region zero = [] {
+    // Read-only: a write through it would be an emulator bug, and faults.
+    void* bytes = mmap(nullptr, kRegionSize, PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    SVAEMU_CHECK_MSG(bytes != MAP_FAILED, "cannot map the zero region");
+    return Region{.bytes = static_cast<uint8_t*>(bytes),
+                  .meta = new RegionMeta()};
+  }();
+  return zero;
+}
+
+PhysMem::~PhysMem() {
+  for (Region& r : regions_) {
+    if (!Touched(r)) continue;
+    delete r.meta;
+    munmap(r.bytes, kRegionSize);
+  }
+}
 
 PhysMem::Region& PhysMem::RegionFor(uint64_t pa) {
-  auto& r = regions_[pa >> kRegionShift];
-  if (r == nullptr) r = std::make_unique<Region>();
-  return *r;
+  Region& r = regions_[pa >> kRegionShift];
+  if (!Touched(r)) {
+    // Address space only: the host commits (zeroed) pages on first write,
+    // and reads of pages never written see its shared zero page.
+    auto meta = std::make_unique<RegionMeta>();
+    void* bytes = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (bytes == MAP_FAILED) throw std::bad_alloc();
+    r.meta = meta.release();
+    r.bytes = static_cast<uint8_t*>(bytes);
+  }
+  return r;
 }
 
 uint8_t* PhysMem::FrameForWrite(uint64_t pa) {
   Region& r = RegionFor(pa);
-  auto& bytes = r.bytes[(pa >> 12) & (kFramesPerRegion - 1)];
-  if (bytes == nullptr) {
-    bytes = std::make_unique<uint8_t[]>(kFrameSize);  // value-initialised: 0
+  Slot& slot = r.meta->slots[(pa >> 12) & (kFramesPerRegion - 1)];
+  if (!slot.resident) {
+    slot.resident = true;
     ++resident_frames_;
   }
-  return bytes.get();
+  return r.bytes + (pa & (kRegionSize - 1) & ~(kFrameSize - 1));
 }
 
 template <typename T>
@@ -75,12 +105,7 @@ bool PhysMem::ReadT(PhysAddr pa, const Access& a, T* out) {
   const uint64_t p = pa.value();
   const uint64_t off = p & (kFrameSize - 1);
   if (off + sizeof(T) <= kFrameSize) {
-    const uint8_t* f = FrameForRead(p);
-    if (f == nullptr) {
-      *out = 0;
-    } else {
-      std::memcpy(out, f + off, sizeof(T));
-    }
+    std::memcpy(out, FrameForRead(p) + off, sizeof(T));
     return true;
   }
   // Crosses a frame boundary: assemble bytewise (little-endian).
@@ -197,22 +222,28 @@ bool PhysMem::WriteBytes(PhysAddr pa, std::span<const uint8_t> in,
 
 void PhysMem::ZeroFrame(PhysAddr pa) {
   if (!Contains(pa)) return;
-  Region* r = regions_[pa.value() >> kRegionShift].get();
-  if (r == nullptr) return;
-  auto& bytes = r->bytes[(pa.value() >> 12) & (kFramesPerRegion - 1)];
-  if (bytes) std::memset(bytes.get(), 0, kFrameSize);
+  const Slot* slot = SlotFor(pa.value());
+  // A frame never written is zero already; leave its host page uncommitted.
+  if (slot != nullptr && slot->resident) {
+    std::memset(regions_[pa.value() >> kRegionShift].bytes +
+                    (pa.value() & (kRegionSize - 1) & ~(kFrameSize - 1)),
+                0, kFrameSize);
+  }
 }
 
 const FrameMeta& PhysMem::Meta(PhysAddr pa) const {
   if (!Contains(pa)) return kUntrackedMeta;
-  const Region* r = regions_[pa.value() >> kRegionShift].get();
-  if (r == nullptr) return kUntrackedMeta;
-  return r->meta[(pa.value() >> 12) & (kFramesPerRegion - 1)];
+  const Slot* slot = SlotFor(pa.value());
+  return slot == nullptr ? kUntrackedMeta : slot->meta;
 }
 
 FrameMeta& PhysMem::MutableMeta(PhysAddr pa) {
   SVAEMU_CHECK(Contains(pa));
-  return RegionFor(pa.value()).meta[(pa.value() >> 12) & (kFramesPerRegion - 1)];
+  return RegionFor(pa.value()).meta->slots[(pa.value() >> 12) & (kFramesPerRegion - 1)].meta;
+}
+
+void PhysMem::CheckSlow(PhysAddr pa, const Access& a, const FrameMeta& m) {
+  if (!ExpectedTable(m, a)) ReportUnexpected(pa, a, m);
 }
 
 void PhysMem::ReportUnexpected(PhysAddr pa, const Access& a,

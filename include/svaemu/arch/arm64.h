@@ -162,37 +162,42 @@ class Arm64Format {
   uint64_t oa_fault_mask() const { return oa_fault_mask_; }
 
   internal::Step Decode(uint64_t e, uint8_t level, Perms* cum) const {
-    using internal::Step;
-    using internal::StepKind;
-    // D8.3: bit 0 = 0 is invalid; 0b01 is a block only at L1/L2.
-    const unsigned type = static_cast<unsigned>(e & 3);
-    const bool table_or_page = type == 3;
-    const bool block = type == 1 && (level == 2 || level == 3);
-    if (!table_or_page && !block) [[unlikely]] {
-      return Step{.kind = StepKind::kFault, .fault = FaultKind::kNotPresent};
+    uint32_t b = internal::PermBits(*cum);
+    const internal::BitStep s = DecodeBits(e, level, &b);
+    *cum = internal::PermsOf(b);
+    return internal::Step{.kind = s.kind, .fault = s.fault,
+                          .out = PhysAddr(s.out)};
+  }
+
+  // Decode on permission bits (walk.h): a valid table descriptor within
+  // the OA size is one masked compare; the rest goes to DecodeOther().
+  [[gnu::always_inline]] internal::BitStep DecodeBits(uint64_t e,
+                                                      uint8_t level,
+                                                      uint32_t* cum) const {
+    if ((e & (oa_fault_mask_ | 3)) == 3 && level > 1) [[likely]] {
+      // D8.4 hierarchical permissions: PXNTable, UXNTable, APTable[0] (no
+      // EL0), APTable[1] (no write) land on kPermExecPriv..kPermWrite.
+      *cum &= ~static_cast<uint32_t>(e >> Arm64Desc::kPxnTable) & 15;
+      return internal::BitStep{
+          .kind = internal::StepKind::kTable,
+          .out = e & BitMask(Arm64Desc::kOaBits - 1, 12)};
     }
-    if ((e & oa_fault_mask_) != 0) [[unlikely]] {
-      return Step{.kind = StepKind::kFault, .fault = FaultKind::kAddressSize};
-    }
-    if (table_or_page && level > 1) {
-      // D8.4 hierarchical permissions.
-      if (Bit(e, Arm64Desc::kPxnTable)) cum->exec_priv = false;
-      if (Bit(e, Arm64Desc::kUxnTable)) cum->exec_user = false;
-      if (Bit(e, Arm64Desc::kApTable0)) cum->user = false;
-      if (Bit(e, Arm64Desc::kApTable1)) cum->write = false;
-      return Step{.kind = StepKind::kTable,
-                  .out = PhysAddr(e & BitMask(Arm64Desc::kOaBits - 1, 12))};
-    }
-    // D8.4 stage 1 data and instruction access permissions.
-    if (Bit(e, Arm64Desc::kAp2)) cum->write = false;
-    if (!Bit(e, Arm64Desc::kAp1)) cum->user = false;
-    if (Bit(e, Arm64Desc::kUxn)) cum->exec_user = false;
-    if (Bit(e, Arm64Desc::kPxn)) cum->exec_priv = false;
-    // D8.4: a location writable from EL0 is never executable at EL1.
-    if (cum->user && cum->write) cum->exec_priv = false;
-    return Step{.kind = StepKind::kLeaf,
-                .out = PhysAddr(e & BitMask(Arm64Desc::kOaBits - 1,
-                                            3 + 9 * level))};
+    return DecodeOther(e, level, cum);
+  }
+
+  // A valid table descriptor (level > 1) within the OA size. (Pages narrow
+  // the rights by other bits: they take DecodeBits().)
+  [[gnu::always_inline]] bool FastEntry(uint64_t e, uint8_t level) const {
+    return (e & (oa_fault_mask_ | 3)) == 3 && level > 1;
+  }
+  uint64_t TableAddressMask() const {
+    return BitMask(Arm64Desc::kOaBits - 1, 12);
+  }
+  // D8.4: each of PXNTable, UXNTable, APTable[0], APTable[1] set in any
+  // table descriptor removes its right below.
+  [[gnu::always_inline]] uint32_t TablePerms(uint64_t /*tables_and*/,
+                                             uint64_t tables_or) const {
+    return ~static_cast<uint32_t>(tables_or >> Arm64Desc::kPxnTable) & 15;
   }
 
   // D8 fault prioritization: an Access flag fault before a Permission fault.
@@ -229,9 +234,77 @@ class Arm64Format {
     return e;
   }
 
+  // The permission bits Check() requires for `acc` (before D8.5.2's
+  // dirty-state rescue, which CheckBits leaves to Check()).
+  uint32_t Required(AccessType acc) const {
+    using namespace internal;
+    if (acc.exec) return acc.user ? kPermExecUser : kPermExecPriv;
+    return (acc.user ? kPermUser : 0) | (acc.write ? kPermWrite : 0);
+  }
+  [[gnu::always_inline]] FaultKind CheckBits(uint64_t leaf, uint8_t level,
+                                             uint32_t above, uint32_t* p,
+                                             AccessType acc, uint32_t required,
+                                             PermFault* pf) const {
+    if ((Bit(leaf, Arm64Desc::kAf) || ha_) && (*p & required) == required)
+        [[likely]] {
+      *pf = PermFault::kNone;
+      return FaultKind::kNone;
+    }
+    Perms perms = internal::PermsOf(*p);
+    const FaultKind f =
+        Check(leaf, level, internal::PermsOf(above), &perms, acc, pf);
+    *p = internal::PermBits(perms);
+    return f;
+  }
+  [[gnu::always_inline]] bool NeedsUpdate(uint64_t /*tables_and*/,
+                                          uint64_t leaf,
+                                          AccessType acc) const {
+    return Updated(leaf, true, acc) != leaf;
+  }
+
   bool Global(uint64_t leaf) const { return !Bit(leaf, Arm64Desc::kNg); }
 
  private:
+  internal::BitStep DecodeOther(uint64_t e, uint8_t level,
+                                uint32_t* cum) const {
+    using internal::BitStep;
+    using internal::StepKind;
+    // D8.3: bit 0 = 0 is invalid; 0b01 is a block only at L1/L2.
+    const unsigned type = static_cast<unsigned>(e & 3);
+    const bool table_or_page = type == 3;
+    const bool block = type == 1 && (level == 2 || level == 3);
+    if (!table_or_page && !block) {
+      return BitStep{.kind = StepKind::kFault, .fault = FaultKind::kNotPresent};
+    }
+    if ((e & oa_fault_mask_) != 0) {
+      return BitStep{.kind = StepKind::kFault, .fault = FaultKind::kAddressSize};
+    }
+    if (table_or_page && level > 1) {
+      *cum &= ~static_cast<uint32_t>(e >> Arm64Desc::kPxnTable) & 15;
+      return BitStep{.kind = StepKind::kTable,
+                     .out = e & BitMask(Arm64Desc::kOaBits - 1, 12)};
+    }
+    // D8.4 stage 1 data and instruction access permissions: AP[2] (no
+    // write), AP[1]=0 (no EL0), UXN, PXN.
+    using namespace internal;
+    uint32_t clear = static_cast<uint32_t>(e >> Arm64Desc::kPxn) & 3;
+    if (Bit(e, Arm64Desc::kAp2)) clear |= kPermWrite;
+    if (!Bit(e, Arm64Desc::kAp1)) clear |= kPermUser;
+    *cum &= ~clear;
+    // D8.4: a location writable from EL0 is never executable at EL1.
+    if ((*cum & (kPermUser | kPermWrite)) == (kPermUser | kPermWrite)) {
+      *cum &= ~kPermExecPriv;
+    }
+    return BitStep{.kind = StepKind::kLeaf,
+                   .out = e & BitMask(Arm64Desc::kOaBits - 1, 3 + 9 * level)};
+  }
+  static_assert(Arm64Desc::kUxnTable == Arm64Desc::kPxnTable + 1 &&
+                Arm64Desc::kApTable0 == Arm64Desc::kPxnTable + 2 &&
+                Arm64Desc::kApTable1 == Arm64Desc::kPxnTable + 3 &&
+                internal::kPermExecPriv == 1 && internal::kPermExecUser == 2 &&
+                internal::kPermUser == 4 && internal::kPermWrite == 8 &&
+                Arm64Desc::kUxn == Arm64Desc::kPxn + 1);
+
   bool ha_;
   bool hd_;
   uint64_t oa_fault_mask_ = 0;
@@ -278,7 +351,9 @@ WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
   }
   const WalkStart start{.table = base.AlignDown(kPageSize4K), .level = 4,
                         .cumulative = Perms{}};
-  return internal::RunWalk(mem, fmt, start, va, acc, opts, obs);
+  return internal::RunWalkWith(
+      mem, [&cfg, &opts] { return Arm64Format(cfg, opts); }, start, va, acc,
+      opts, obs);
 }
 
 // Walk from a table at any level (a walk-cache hit). The half selection and
@@ -295,7 +370,9 @@ WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
     return r;
   }
   const Arm64Format fmt(cfg, opts);
-  return internal::RunWalk(mem, fmt, start, va, acc, opts, obs);
+  return internal::RunWalkWith(
+      mem, [&cfg, &opts] { return Arm64Format(cfg, opts); }, start, va, acc,
+      opts, obs);
 }
 
 }  // namespace svaemu::arch

@@ -35,9 +35,12 @@
 #ifndef SVAEMU_ARCH_WALK_H_
 #define SVAEMU_ARCH_WALK_H_
 
+#include <bit>
 #include <concepts>
+#include <cstring>
 #include <cstdint>
 #include <ostream>
+#include <type_traits>
 
 #include "svaemu/base/agent.h"
 #include "svaemu/base/strong_types.h"
@@ -203,20 +206,300 @@ struct Descent {
   unsigned depth = 0;      // entries in the path
 };
 
-// Format descriptor requirements (see X86Format, Arm64Format):
+// Inside the walk loop, Perms is a bit set (one AND per level). The order
+// puts arm64's PXNTable/UXNTable/APTable[0]/APTable[1] (bits 59..62) and
+// PXN/UXN (53, 54) on these bits directly.
+inline constexpr uint32_t kPermExecPriv = 1u << 0;
+inline constexpr uint32_t kPermExecUser = 1u << 1;
+inline constexpr uint32_t kPermUser = 1u << 2;
+inline constexpr uint32_t kPermWrite = 1u << 3;
+inline constexpr uint32_t kPermAll = 15;
+
+constexpr uint32_t PermBits(const Perms& p) {
+  return (p.write ? kPermWrite : 0) | (p.user ? kPermUser : 0) |
+         (p.exec_user ? kPermExecUser : 0) | (p.exec_priv ? kPermExecPriv : 0);
+}
+constexpr Perms PermsOf(uint32_t b) {
+  return Perms{.write = (b & kPermWrite) != 0,
+               .user = (b & kPermUser) != 0,
+               .exec_user = (b & kPermExecUser) != 0,
+               .exec_priv = (b & kPermExecPriv) != 0};
+}
+
+// The same conversions as whole-word operations, for the walk's entry and
+// exit: Perms is four bools, i.e. four bytes that are each 0 or 1.
+static_assert(sizeof(Perms) == 4 && sizeof(bool) == 1);
+[[gnu::always_inline]] inline uint32_t PermBitsFast(const Perms& p) {
+  if constexpr (std::endian::native == std::endian::little) {
+    uint32_t w;
+    std::memcpy(&w, &p, 4);
+    // Bytes write, user, exec_user, exec_priv (bits 0, 8, 16, 24) move to
+    // bits 27, 26, 25, 24; no two partial products meet or carry there.
+    return static_cast<uint32_t>(
+               (uint64_t{w} * ((1ull << 27) | (1ull << 18) | (1ull << 9) | 1)) >>
+               24) &
+           kPermAll;
+  } else {
+    return PermBits(p);
+  }
+}
+inline constexpr Perms kPermsOf[16] = {
+    PermsOf(0), PermsOf(1), PermsOf(2),  PermsOf(3),  PermsOf(4),  PermsOf(5),
+    PermsOf(6), PermsOf(7), PermsOf(8),  PermsOf(9),  PermsOf(10), PermsOf(11),
+    PermsOf(12), PermsOf(13), PermsOf(14), PermsOf(15)};
+[[gnu::always_inline]] inline Perms PermsOfFast(uint32_t b) {
+  Perms p;
+  std::memcpy(&p, &kPermsOf[b & kPermAll], 4);
+  return p;
+}
+
+// A format's decode of one entry, on permission bits (DecodeBits).
+struct BitStep {
+  StepKind kind = StepKind::kFault;
+  FaultKind fault = FaultKind::kNone;
+  uint64_t out = 0;  // next table, or the leaf's page base
+};
+
+// Format descriptor requirements (see X86Format, Arm64Format). The Perms
+// forms are the reference; the walk loop uses the bit forms, which must
+// agree with them:
 //   Step Decode(uint64_t entry, uint8_t level, Perms* cum) const;
 //   FaultKind Check(uint64_t leaf, uint8_t level, const Perms& above,
 //                   Perms* perms, AccessType, PermFault*) const;
 //   uint64_t Updated(uint64_t entry, bool leaf, AccessType) const;
 //   bool Global(uint64_t leaf) const;
+//   // Decode() on permission bits.
+//   BitStep DecodeBits(uint64_t entry, uint8_t level, uint32_t* cum) const;
+//   // True only for an entry that DecodeBits() decodes as a table (level
+//   // > 1) or a page (level 1) at entry & TableAddressMask(), narrowing
+//   // the permissions by TablePerms(entry, entry). May be conservative
+//   // (false sends the entry through DecodeBits()).
+//   bool FastEntry(uint64_t entry, uint8_t level) const;
+//   uint64_t TableAddressMask() const;
+//   // The narrowing by a run of table entries whose AND is `tables_and`
+//   // and OR is `tables_or`: the AND of what DecodeBits() applies for each.
+//   uint32_t TablePerms(uint64_t tables_and, uint64_t tables_or) const;
+//   uint32_t Required(AccessType) const;  // bits a fault-free access needs
+//   FaultKind CheckBits(uint64_t leaf, uint8_t level, uint32_t above,
+//                       uint32_t* perms, AccessType, uint32_t required,
+//                       PermFault*) const;
+//   // True when Updated() changes some entry of a successful walk whose
+//   // table entries AND to `tables_and`, with leaf `leaf`.
+//   bool NeedsUpdate(uint64_t tables_and, uint64_t leaf, AccessType) const;
 template <typename F>
 concept PagingFormat = requires(const F& f, uint64_t e, uint8_t l, Perms* p,
-                                const Perms& cp, AccessType a, PermFault* pf) {
+                                const Perms& cp, AccessType a, PermFault* pf,
+                                uint32_t* pb, uint32_t b) {
   { f.Decode(e, l, p) } -> std::same_as<Step>;
   { f.Check(e, l, cp, p, a, pf) } -> std::same_as<FaultKind>;
   { f.Updated(e, true, a) } -> std::same_as<uint64_t>;
   { f.Global(e) } -> std::same_as<bool>;
+  { f.DecodeBits(e, l, pb) } -> std::same_as<BitStep>;
+  { f.FastEntry(e, l) } -> std::same_as<bool>;
+  { f.TableAddressMask() } -> std::same_as<uint64_t>;
+  { f.TablePerms(e, e) } -> std::same_as<uint32_t>;
+  { f.Required(a) } -> std::same_as<uint32_t>;
+  { f.CheckBits(e, l, b, pb, a, b, pf) } -> std::same_as<FaultKind>;
+  { f.NeedsUpdate(e, e, a) } -> std::same_as<bool>;
 };
+
+// Reads for Descend(): Read64 with the caller's Access, level set per read.
+class AccessReader {
+ public:
+  AccessReader(mem::PhysMem& mem, const mem::Access& a) : mem_(mem), a_(a) {}
+  bool Read(PhysAddr pa, uint8_t level, uint64_t* out) {
+    a_.level = level;
+    return mem_.Read64(pa, a_, out);
+  }
+
+ private:
+  mem::PhysMem& mem_;
+  mem::Access a_;
+};
+
+// Outcome of DescendBits.
+struct BitDescent {
+  FaultKind fault;
+  uint8_t level;        // leaf level, or the faulting level
+  uint64_t entry;       // leaf, or faulting entry
+  uint64_t entry_pa;
+  uint64_t out;         // leaf page base
+  uint32_t above;       // cumulative before the leaf
+  uint32_t perms;       // cumulative including the leaf
+  uint64_t tables_and;  // AND of the table entries above the leaf
+  unsigned depth;       // entries read
+};
+
+// The state a descent carries from level to level.
+struct DescentState {
+  uint64_t table;
+  uint64_t tables_and;  // AND and OR of the table entries read so far
+  uint64_t tables_or;
+  uint64_t entry;       // the last entry read, and its address
+  uint64_t entry_pa;
+};
+
+enum class LevelOutcome : uint8_t {
+  kNext,      // a table entry: state.table is the next table
+  kFastLeaf,  // a page that FastEntry() accepted at level 1
+  kOther,     // anything else (read error, leaf, fault): the general tail
+};
+
+// One level of the walk, with the level a constant: the entry's address,
+// read and checks, and the fast decode. path_pa/path_val are indexed by
+// level - 1.
+template <unsigned kLevel, typename Fmt, typename Reader, typename Observer>
+[[gnu::always_inline]] inline LevelOutcome WalkLevel(
+    Reader& rd, const Fmt& fmt, uint64_t va, uint32_t start_cum,
+    Observer* obs, DescentState* st, uint64_t* path_pa, uint64_t* path_val,
+    bool* read_ok) {
+  const uint64_t entry_pa = st->table + ((va >> (9 * kLevel)) & 0xff8);
+  uint64_t e;
+  *read_ok = rd.Read(PhysAddr(entry_pa), static_cast<uint8_t>(kLevel), &e);
+  path_pa[kLevel - 1] = entry_pa;
+  path_val[kLevel - 1] = e;
+  st->entry = e;
+  st->entry_pa = entry_pa;
+  if (!*read_ok || !fmt.FastEntry(e, static_cast<uint8_t>(kLevel)))
+      [[unlikely]] {
+    return LevelOutcome::kOther;
+  }
+  if constexpr (kLevel == 1) {
+    // A page: the tail folds it in (it also needs the rights above it).
+    if constexpr (!std::same_as<Observer, NullObserver>) {
+      if (obs != nullptr) {
+        obs->OnRead(LevelRead{
+            .level = 1, .table = PhysAddr(st->table),
+            .entry_pa = PhysAddr(entry_pa), .entry = e, .leaf = true,
+            .cumulative = PermsOf(start_cum &
+                                  fmt.TablePerms(st->tables_and & e,
+                                                 st->tables_or | e))});
+      }
+    }
+    return LevelOutcome::kFastLeaf;
+  } else {
+    st->tables_and &= e;
+    st->tables_or |= e;
+    if constexpr (!std::same_as<Observer, NullObserver>) {
+      if (obs != nullptr) {
+        obs->OnRead(LevelRead{
+            .level = static_cast<uint8_t>(kLevel),
+            .table = PhysAddr(st->table), .entry_pa = PhysAddr(entry_pa),
+            .entry = e, .leaf = false,
+            .cumulative = PermsOf(start_cum & fmt.TablePerms(st->tables_and,
+                                                             st->tables_or))});
+      }
+    }
+    st->table = e & fmt.TableAddressMask();
+    return LevelOutcome::kNext;
+  }
+}
+
+// The walk loop: reads entries from `table` at `start_level` down to a
+// leaf or a fault, recording each entry's address and value in
+// path_pa/path_val (indexed by level - 1). Everything is inlined into the
+// caller, one copy of the level code per level (constant shifts, offsets
+// and expected shadow). A table entry costs its read, one masked compare,
+// an AND and an OR: the permissions of the tables are folded once, at the
+// leaf (TablePerms).
+template <typename Fmt, typename Reader, WalkObserver Observer>
+[[gnu::always_inline]] inline BitDescent DescendBits(
+    Reader& rd, const Fmt& fmt, uint64_t table, uint8_t start_level,
+    uint32_t start_cum, VirtAddr va, Observer* obs, uint64_t* path_pa,
+    uint64_t* path_val) {
+  DescentState st{.table = table, .tables_and = ~0ull, .tables_or = 0,
+                  .entry = 0, .entry_pa = 0};
+  const uint64_t v = va.value();
+  unsigned level = start_level;
+  bool read_ok = true;
+  LevelOutcome o;
+  for (;;) {
+    switch (level) {
+      case 5:
+        o = WalkLevel<5>(rd, fmt, v, start_cum, obs, &st, path_pa, path_val,
+                         &read_ok);
+        if (o != LevelOutcome::kNext) break;
+        level = 4;
+        [[fallthrough]];
+      case 4:
+        o = WalkLevel<4>(rd, fmt, v, start_cum, obs, &st, path_pa, path_val,
+                         &read_ok);
+        if (o != LevelOutcome::kNext) break;
+        level = 3;
+        [[fallthrough]];
+      case 3:
+        o = WalkLevel<3>(rd, fmt, v, start_cum, obs, &st, path_pa, path_val,
+                         &read_ok);
+        if (o != LevelOutcome::kNext) break;
+        level = 2;
+        [[fallthrough]];
+      case 2:
+        o = WalkLevel<2>(rd, fmt, v, start_cum, obs, &st, path_pa, path_val,
+                         &read_ok);
+        if (o != LevelOutcome::kNext) break;
+        level = 1;
+        [[fallthrough]];
+      default:  // 1 (callers pass 1..5)
+        o = WalkLevel<1>(rd, fmt, v, start_cum, obs, &st, path_pa, path_val,
+                         &read_ok);
+        level = 1;
+        break;
+    }
+    const uint64_t e = st.entry;
+    BitDescent d;
+    d.level = static_cast<uint8_t>(level);
+    d.entry = e;
+    d.entry_pa = st.entry_pa;
+    d.depth = start_level - level + 1;
+    if (o == LevelOutcome::kFastLeaf) [[likely]] {
+      d.fault = FaultKind::kNone;
+      d.out = e & fmt.TableAddressMask();
+      d.tables_and = st.tables_and;
+      d.above = start_cum & fmt.TablePerms(st.tables_and, st.tables_or);
+      d.perms = start_cum &
+                fmt.TablePerms(st.tables_and & e, st.tables_or | e);
+      return d;
+    }
+    const uint32_t above = start_cum & fmt.TablePerms(st.tables_and, st.tables_or);
+    uint32_t cum = above;
+    BitStep s;
+    if (read_ok) [[likely]] {
+      s = fmt.DecodeBits(e, static_cast<uint8_t>(level), &cum);
+    } else {
+      s.fault = FaultKind::kBusError;
+    }
+    if constexpr (!std::same_as<Observer, NullObserver>) {
+      if (obs != nullptr) {
+        obs->OnRead(LevelRead{.level = static_cast<uint8_t>(level),
+                              .table = PhysAddr(st.table),
+                              .entry_pa = PhysAddr(d.entry_pa), .entry = e,
+                              .leaf = s.kind == StepKind::kLeaf,
+                              .cumulative = PermsOf(cum)});
+      }
+    }
+    if (s.kind == StepKind::kTable && level > 1) {  // FastEntry was cautious
+      st.tables_and &= e;
+      st.tables_or |= e;
+      st.table = s.out;
+      --level;
+      continue;
+    }
+    d.tables_and = st.tables_and;
+    if (s.kind == StepKind::kLeaf) [[likely]] {
+      d.fault = FaultKind::kNone;
+      d.out = s.out;
+      d.above = above;
+      d.perms = cum;
+      return d;
+    }
+    // A format never returns kTable at level 1; treat it as not present
+    // rather than walking off the end of the path.
+    d.fault = s.kind == StepKind::kFault ? s.fault : FaultKind::kNotPresent;
+    d.out = 0;
+    d.above = d.perms = 0;
+    return d;
+  }
+}
 
 // Reads entries from `start` down to a leaf or a fault. `a` carries agent,
 // purpose, space and va; its level is set per read.
@@ -224,124 +507,197 @@ template <PagingFormat Fmt, WalkObserver Observer>
 inline Descent Descend(mem::PhysMem& mem, const Fmt& fmt,
                        const WalkStart& start, mem::Access a,
                        Observer* obs, PathEntry* path, uint32_t* reads) {
+  AccessReader rd(mem, a);
+  uint64_t path_pa[5];
+  uint64_t path_val[5];
+  const BitDescent b =
+      DescendBits(rd, fmt, start.table.value(), start.level,
+                  PermBits(start.cumulative), a.va, obs, path_pa, path_val);
+  for (unsigned i = 0; i < b.depth; ++i) {
+    const unsigned level = start.level - i;
+    path[i].pa = path_pa[level - 1];
+    path[i].value = path_val[level - 1];
+    path[i].level = static_cast<uint8_t>(level);
+  }
+  *reads += b.depth;
   Descent d;
-  Perms cum = start.cumulative;
-  PhysAddr table = start.table;
-  for (uint8_t level = start.level;; --level) {
-    const PhysAddr entry_pa = table + 8ull * TableIndex(a.va, level);
-    a.level = level;
-    uint64_t e;
-    ++*reads;
-    const bool read_ok = mem.Read64(entry_pa, a, &e);
-    const Perms above = cum;
-    Step s;
-    if (read_ok) [[likely]] {
-      s = fmt.Decode(e, level, &cum);
-    } else {
-      s.fault = FaultKind::kBusError;
+  d.fault = b.fault;
+  d.level = b.level;
+  d.entry = b.entry;
+  d.entry_pa = PhysAddr(b.entry_pa);
+  d.depth = b.depth;
+  if (b.fault == FaultKind::kNone) {
+    d.out = PhysAddr(b.out);
+    d.above = PermsOf(b.above);
+    d.perms = PermsOf(b.perms);
+  }
+  return d;
+}
+
+// The A/D (AF/dirty) updates of a successful walk, top level first. Out of
+// the hit path: a walk whose entries need no update never gets here.
+// Returns false if the walk must restart (an entry changed under it).
+template <PagingFormat Fmt>
+bool UpdateEntries(mem::PhysMem& mem, const Fmt& fmt, const mem::Access& a,
+                   uint8_t start_level, unsigned depth, const uint64_t* path_pa,
+                   const uint64_t* path_val, AccessType acc, WalkResult* r) {
+  mem::Access u = a;
+  u.purpose = Purpose::kAdUpdate;
+  for (unsigned i = 0; i < depth; ++i) {
+    const bool leaf = i + 1 == depth;
+    const uint8_t level = static_cast<uint8_t>(start_level - i);
+    const uint64_t value = path_val[level - 1];
+    const uint64_t want = fmt.Updated(value, leaf, acc);
+    if (want == value) continue;
+    u.level = level;
+    uint64_t expected = value;
+    ++r->ad_updates;
+    const mem::CasResult cas =
+        mem.CompareExchange64(PhysAddr(path_pa[level - 1]), &expected, want, u);
+    if (cas == mem::CasResult::kSwapped) {
+      if (leaf) r->t.leaf_entry = want;
+      continue;
     }
-    if constexpr (!std::same_as<Observer, NullObserver>) {
-      if (obs != nullptr) {
-        obs->OnRead(LevelRead{.level = level, .table = table,
-                              .entry_pa = entry_pa, .entry = e,
-                              .leaf = s.kind == StepKind::kLeaf,
-                              .cumulative = cum});
+    if (cas == mem::CasResult::kAbort) [[unlikely]] {
+      r->fault = FaultKind::kBusError;
+      r->level = level;
+      r->entry = value;
+      return true;
+    }
+    return false;  // kMismatch: the entry changed under the walk
+  }
+  return true;
+}
+
+// The translation of a successful descent whose access check passed.
+template <typename Fmt>
+[[gnu::always_inline]] inline Translation MakeTranslation(const Fmt& fmt,
+                                                          const BitDescent& d,
+                                                          uint32_t perms,
+                                                          VirtAddr va) {
+  const unsigned shift = 12 + 9 * (d.level - 1);
+  return Translation{.pa = PhysAddr(d.out + va.OffsetIn(1ull << shift)),
+                     .page_shift = static_cast<uint8_t>(shift),
+                     .leaf_level = d.level,
+                     .perms = PermsOfFast(perms),
+                     .global = fmt.Global(d.entry),
+                     .leaf_entry = d.entry,
+                     .leaf_entry_pa = PhysAddr(d.entry_pa)};
+}
+
+// The walk after a successful first descent (leaf at `leaf_level`, page
+// base `leaf_out`, rights `perms`; entries in path_pa/path_val) whose
+// entries need A/D (AF, dirty state) updates: the updates, and restarts
+// while an entry changed under the walk. Out of line, on scalars and the
+// caller's objects only: a walk over entries already accessed (and dirty,
+// for a write) never comes here. make_fmt() rebuilds the format.
+template <typename MakeFmt, WalkObserver Observer>
+[[gnu::noinline]] WalkResult UpdateAndRestart(
+    mem::PhysMem& mem, MakeFmt make_fmt, PhysAddr start_table,
+    uint8_t start_level, Perms start_perms, VirtAddr va, AccessType acc,
+    const WalkOptions& opts, Observer* obs, uint8_t leaf_level,
+    uint64_t leaf_out, uint32_t perms, uint64_t* path_pa,
+    uint64_t* path_val) {
+  const auto fmt = make_fmt();
+  mem::WalkReader rd(mem, opts.agent, opts.space, va);
+  const uint32_t start_cum = PermBits(start_perms);
+  BitDescent d{};
+  d.fault = FaultKind::kNone;
+  d.level = leaf_level;
+  d.entry = path_val[leaf_level - 1];
+  d.entry_pa = path_pa[leaf_level - 1];
+  d.out = leaf_out;
+  d.perms = perms;
+  d.depth = start_level - leaf_level + 1u;
+  uint32_t reads = d.depth;
+  uint32_t ad_updates = 0;
+  // The translation of the latest attempt that got this far: a fault after
+  // a restart reports it, as the one loop over attempts always did
+  // (WalkResult::t is defined only when ok()).
+  Translation t = MakeTranslation(fmt, d, perms, va);
+  for (int attempt = 1;; ++attempt) {
+    if (attempt > 1) {
+      d = DescendBits(rd, fmt, start_table.value(), start_level, start_cum,
+                      va, obs, path_pa, path_val);
+      reads += d.depth;
+      if (d.fault != FaultKind::kNone) {
+        return WalkResult{.fault = d.fault, .level = d.level,
+                          .entry = d.entry, .t = t, .reads = reads,
+                          .ad_updates = ad_updates};
       }
+      perms = d.perms;
+      PermFault pf = PermFault::kNone;
+      const FaultKind f = fmt.CheckBits(d.entry, d.level, d.above, &perms,
+                                        acc, fmt.Required(acc), &pf);
+      if (f != FaultKind::kNone) {
+        return WalkResult{.fault = f, .perm = pf, .level = d.level,
+                          .entry = d.entry, .t = t, .reads = reads,
+                          .ad_updates = ad_updates};
+      }
+      t = MakeTranslation(fmt, d, perms, va);
     }
-    // Field by field: a temporary PathEntry copied as one 16-byte move
-    // stalls on store forwarding.
-    path[d.depth].pa = entry_pa.value();
-    path[d.depth].value = e;
-    path[d.depth].level = level;
-    ++d.depth;
-    d.level = level;
-    d.entry = e;
-    d.entry_pa = entry_pa;
-    if (s.kind == StepKind::kLeaf) {
-      d.out = s.out;
-      d.above = above;
-      d.perms = cum;
-      return d;
-    }
-    if (s.kind == StepKind::kFault || level <= 1) [[unlikely]] {
-      // A format never returns kTable at level 1; treat it as not present
-      // rather than walking off the end of the path.
-      d.fault = s.kind == StepKind::kFault ? s.fault : FaultKind::kNotPresent;
-      return d;
-    }
-    table = s.out;
+    WalkResult r{.fault = FaultKind::kNone, .perm = PermFault::kNone,
+                 .level = d.level, .entry = d.entry, .t = t, .reads = reads,
+                 .ad_updates = ad_updates};
+    const bool done =
+        UpdateEntries(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
+                      start_level, d.depth, path_pa, path_val, acc, &r);
+    if (done || attempt >= kMaxWalkAttempts) return r;
+    ad_updates = r.ad_updates;
+    t = r.t;
   }
 }
 
-// The walk: descent, access check, A/D updates, bounded restart.
-template <PagingFormat Fmt, WalkObserver Observer>
-inline WalkResult RunWalk(mem::PhysMem& mem, const Fmt& fmt,
-                          const WalkStart& start, VirtAddr va, AccessType acc,
-                          const WalkOptions& opts, Observer* obs) {
-  WalkResult r;
+// The walk: descent, access check, then (rarely) A/D updates and bounded
+// restarts. make_fmt() returns the format (a small value: X86Format,
+// Arm64Format); taking a maker rather than a format lets the hot path keep
+// the format in registers, since the cold path builds its own. Every
+// return is a prvalue: nothing is zeroed first or copied.
+template <typename MakeFmt, WalkObserver Observer>
+[[gnu::always_inline]] inline WalkResult RunWalkWith(
+    mem::PhysMem& mem, MakeFmt make_fmt, const WalkStart& start, VirtAddr va,
+    AccessType acc, const WalkOptions& opts, Observer* obs) {
   if (start.level < 1 || start.level > 5) [[unlikely]] {
-    r.fault = FaultKind::kNotPresent;
-    r.level = start.level;
-    return r;
+    return WalkResult{.fault = FaultKind::kNotPresent, .level = start.level};
   }
-  mem::Access a;
-  a.agent = opts.agent;
-  a.purpose = Purpose::kPageTableWalk;
-  a.space = opts.space;
-  a.va = va;
-  PathEntry path[5];
-  for (int attempt = 1;; ++attempt) {
-    const Descent d = Descend(mem, fmt, start, a, obs, path, &r.reads);
-    r.level = d.level;
-    r.entry = d.entry;
-    if (d.fault != FaultKind::kNone) {
-      r.fault = d.fault;
-      return r;
-    }
-    Perms perms = d.perms;
-    PermFault pf = PermFault::kNone;
-    const FaultKind f = fmt.Check(d.entry, d.level, d.above, &perms, acc, &pf);
-    if (f != FaultKind::kNone) {
-      r.fault = f;
-      r.perm = pf;
-      return r;
-    }
-    const unsigned shift = 12 + 9 * (d.level - 1);
-    r.t.pa = d.out + va.OffsetIn(1ull << shift);
-    r.t.page_shift = static_cast<uint8_t>(shift);
-    r.t.leaf_level = d.level;
-    r.t.perms = perms;
-    r.t.global = fmt.Global(d.entry);
-    r.t.leaf_entry = d.entry;
-    r.t.leaf_entry_pa = d.entry_pa;
+  const auto fmt = make_fmt();
+  static_assert(PagingFormat<std::remove_cvref_t<decltype(fmt)>>);
+  mem::WalkReader rd(mem, opts.agent, opts.space, va);
+  uint64_t path_pa[5];
+  uint64_t path_val[5];
+  const BitDescent d =
+      DescendBits(rd, fmt, start.table.value(), start.level,
+                  PermBitsFast(start.cumulative), va, obs, path_pa, path_val);
+  if (d.fault != FaultKind::kNone) [[unlikely]] {
+    return WalkResult{.fault = d.fault, .level = d.level, .entry = d.entry,
+                      .reads = d.depth};
+  }
+  uint32_t perms = d.perms;
+  PermFault pf = PermFault::kNone;
+  const FaultKind f = fmt.CheckBits(d.entry, d.level, d.above, &perms, acc,
+                                    fmt.Required(acc), &pf);
+  if (f != FaultKind::kNone) [[unlikely]] {
+    return WalkResult{.fault = f, .perm = pf, .level = d.level,
+                      .entry = d.entry, .reads = d.depth};
+  }
+  if (fmt.NeedsUpdate(d.tables_and, d.entry, acc)) [[unlikely]] {
+    return UpdateAndRestart(mem, make_fmt, start.table, start.level,
+                            start.cumulative, va, acc, opts, obs, d.level,
+                            d.out, perms, path_pa, path_val);
+  }
+  return WalkResult{.fault = FaultKind::kNone, .perm = PermFault::kNone,
+                    .level = d.level, .entry = d.entry,
+                    .t = MakeTranslation(fmt, d, perms, va), .reads = d.depth,
+                    .ad_updates = 0};
+}
 
-    bool retry = false;
-    mem::Access u = a;
-    u.purpose = Purpose::kAdUpdate;
-    for (unsigned i = 0; i < d.depth; ++i) {
-      const bool leaf = i + 1 == d.depth;
-      const uint64_t want = fmt.Updated(path[i].value, leaf, acc);
-      if (want == path[i].value) continue;
-      u.level = path[i].level;
-      uint64_t expected = path[i].value;
-      ++r.ad_updates;
-      const mem::CasResult cas =
-          mem.CompareExchange64(PhysAddr(path[i].pa), &expected, want, u);
-      if (cas == mem::CasResult::kSwapped) {
-        if (leaf) r.t.leaf_entry = want;
-        continue;
-      }
-      if (cas == mem::CasResult::kAbort) [[unlikely]] {
-        r.fault = FaultKind::kBusError;
-        r.level = path[i].level;
-        r.entry = path[i].value;
-        return r;
-      }
-      retry = true;  // kMismatch: the entry changed under the walk
-      break;
-    }
-    if (!retry || attempt >= kMaxWalkAttempts) return r;
-  }
+// The walk with a format object.
+template <PagingFormat Fmt, WalkObserver Observer>
+[[gnu::always_inline]] inline WalkResult RunWalk(
+    mem::PhysMem& mem, const Fmt& fmt, const WalkStart& start, VirtAddr va,
+    AccessType acc, const WalkOptions& opts, Observer* obs) {
+  return RunWalkWith(
+      mem, [&fmt] { return fmt; }, start, va, acc, opts, obs);
 }
 
 }  // namespace internal

@@ -143,10 +143,14 @@ class X86Format {
         opts.max_phys_bits < 32 ? 32
                                 : (opts.max_phys_bits > 52 ? 52
                                                            : opts.max_phys_bits);
-    addr_mask_ = BitMask(m - 1, 12);
+    const uint64_t below_m = (1ull << m) - 1;
+    addr_mask_ = below_m & ~uint64_t{0xfff};  // BitMask(m - 1, 12)
     // SDM 4.5: address bits above MAXPHYADDR (up to bit 51) are reserved;
     // without EFER.NXE, bit 63 is reserved too.
-    rsvd_ = (m < 52 ? BitMask(51, m) : 0) | (nxe_ ? 0 : (1ull << X86Entry::kXd));
+    rsvd_ = (BitMask(51, 0) & ~below_m) | (nxe_ ? 0 : (1ull << X86Entry::kXd));
+    xd_ = nxe_ ? (1ull << X86Entry::kXd) : 0;
+    a_ = set_accessed_ ? (1ull << X86Entry::kA) : 0;
+    d_ = set_dirty_ ? (1ull << X86Entry::kD) : 0;
   }
 
   uint8_t levels() const { return levels_; }
@@ -154,38 +158,45 @@ class X86Format {
   uint64_t addr_mask() const { return addr_mask_; }
 
   internal::Step Decode(uint64_t e, uint8_t level, Perms* cum) const {
-    using internal::Step;
+    uint32_t b = internal::PermBits(*cum);
+    const internal::BitStep s = DecodeBits(e, level, &b);
+    *cum = internal::PermsOf(b);
+    return internal::Step{.kind = s.kind, .fault = s.fault,
+                          .out = PhysAddr(s.out)};
+  }
+
+  // Decode on permission bits (walk.h): a present table entry or PTE with
+  // no reserved bit is one masked compare; the rest goes to DecodeOther().
+  [[gnu::always_inline]] internal::BitStep DecodeBits(uint64_t e,
+                                                      uint8_t level,
+                                                      uint32_t* cum) const {
     using internal::StepKind;
-    if (!Bit(e, X86Entry::kP)) [[unlikely]] {
-      return Step{.kind = StepKind::kFault, .fault = FaultKind::kNotPresent};
+    const uint64_t ps = level >= 2 ? (1ull << X86Entry::kPs) : 0;
+    if ((e & (rsvd_ | ps | (1ull << X86Entry::kP))) == 1) [[likely]] {
+      *cum &= EntryPerms(e);
+      return internal::BitStep{
+          .kind = level == 1 ? StepKind::kLeaf : StepKind::kTable,
+          .out = e & addr_mask_};
     }
-    uint64_t rsvd = rsvd_;
-    bool leaf = level == 1;
-    if (level >= 2 && Bit(e, X86Entry::kPs)) {
-      if (level >= 4) [[unlikely]] {
-        // SDM Table 4-15/4-16: PS must be 0 in a PML5E and a PML4E.
-        return Step{.kind = StepKind::kFault, .fault = FaultKind::kReservedBit};
-      }
-      // SDM Tables 4-17/4-18: bits [29:13] of a 1 GiB leaf and [20:13] of
-      // a 2 MiB leaf are reserved (bit 12 is PAT).
-      rsvd |= BitMask(3 + 9 * level - 1, 13);
-      leaf = true;
-    }
-    if ((e & rsvd) != 0) [[unlikely]] {
-      return Step{.kind = StepKind::kFault, .fault = FaultKind::kReservedBit};
-    }
-    // SDM 4.6.1: rights combine over every level used.
-    cum->write &= Bit(e, X86Entry::kRw);
-    cum->user &= Bit(e, X86Entry::kUs);
-    if (nxe_ && Bit(e, X86Entry::kXd)) {
-      cum->exec_user = false;
-      cum->exec_priv = false;
-    }
-    if (leaf) {
-      return Step{.kind = StepKind::kLeaf,
-                  .out = PhysAddr(e & addr_mask_ & ~(EntryCoverage(level) - 1))};
-    }
-    return Step{.kind = StepKind::kTable, .out = PhysAddr(e & addr_mask_)};
+    return DecodeOther(e, level, cum);
+  }
+
+  // A present entry with no reserved bit set that is a table (level > 1,
+  // PS=0) or a PTE: R/W, U/S and XD narrow the rights the same way in both.
+  [[gnu::always_inline]] bool FastEntry(uint64_t e, uint8_t level) const {
+    const uint64_t ps = level > 1 ? (1ull << X86Entry::kPs) : 0;
+    return (e & (rsvd_ | ps | (1ull << X86Entry::kP))) == (1ull << X86Entry::kP);
+  }
+  uint64_t TableAddressMask() const { return addr_mask_; }
+  // SDM 4.6.1: R/W and U/S must be 1 in every entry, XD 0 in every entry.
+  [[gnu::always_inline]] uint32_t TablePerms(uint64_t tables_and,
+                                             uint64_t tables_or) const {
+    using namespace internal;
+    return (static_cast<uint32_t>(tables_and >> X86Entry::kRw) & 1
+                ? kPermWrite
+                : 0) |
+           (static_cast<uint32_t>(tables_and) & kPermUser) |
+           ((tables_or & xd_) != 0 ? 0 : kPermExecUser | kPermExecPriv);
   }
 
   // SDM 4.6.1 (data and instruction-fetch access rights). A user access to
@@ -214,16 +225,90 @@ class X86Format {
     return f == PermFault::kNone ? FaultKind::kNone : FaultKind::kPermission;
   }
 
+  // The permission bits Check() requires for `acc`.
+  uint32_t Required(AccessType acc) const {
+    using namespace internal;
+    if (acc.user) {
+      return kPermUser | (acc.write ? kPermWrite : 0) |
+             (acc.exec ? kPermExecUser : 0);
+    }
+    return (acc.write && write_protect_ ? kPermWrite : 0) |
+           (acc.exec ? kPermExecPriv : 0);
+  }
+  // `above` is unused: x86 rights do not depend on the levels above the
+  // leaf separately (so the walk never computes them).
+  [[gnu::always_inline]] FaultKind CheckBits(uint64_t leaf, uint8_t level,
+                                             uint32_t /*above*/, uint32_t* p,
+                                             AccessType acc, uint32_t required,
+                                             PermFault* pf) const {
+    if ((*p & required) == required) [[likely]] {
+      *pf = PermFault::kNone;
+      return FaultKind::kNone;
+    }
+    Perms perms = internal::PermsOf(*p);
+    const FaultKind f = Check(leaf, level, Perms{}, &perms, acc, pf);
+    *p = internal::PermBits(perms);
+    return f;
+  }
+
   // SDM 4.8: A in every entry used; D in the leaf on a write.
   uint64_t Updated(uint64_t e, bool leaf, AccessType acc) const {
     if (set_accessed_) e |= 1ull << X86Entry::kA;
     if (leaf && acc.write && set_dirty_) e |= 1ull << X86Entry::kD;
     return e;
   }
+  // Updated() only sets bits: nothing to do when the tables all have A and
+  // the leaf has A (and D for a write).
+  [[gnu::always_inline]] bool NeedsUpdate(uint64_t tables_and, uint64_t leaf,
+                                          AccessType acc) const {
+    const uint64_t leaf_want = a_ | (acc.write ? d_ : 0);
+    return (((tables_and & a_) ^ a_) | ((leaf & leaf_want) ^ leaf_want)) != 0;
+  }
 
   bool Global(uint64_t leaf) const { return Bit(leaf, X86Entry::kG); }
 
  private:
+  // R/W, U/S and XD of one entry as permission bits (SDM 4.6.1: rights
+  // combine over every level used).
+  uint32_t EntryPerms(uint64_t e) const {
+    using namespace internal;
+    return (static_cast<uint32_t>(e >> X86Entry::kRw) & 1 ? kPermWrite : 0) |
+           (static_cast<uint32_t>(e) & kPermUser) |  // U/S is bit 2
+           ((e & xd_) != 0 ? 0 : kPermExecUser | kPermExecPriv);
+  }
+  static_assert(internal::kPermUser == 1u << X86Entry::kUs);
+
+  internal::BitStep DecodeOther(uint64_t e, uint8_t level,
+                                uint32_t* cum) const {
+    using internal::BitStep;
+    using internal::StepKind;
+    if (!Bit(e, X86Entry::kP)) {
+      return BitStep{.kind = StepKind::kFault, .fault = FaultKind::kNotPresent};
+    }
+    uint64_t rsvd = rsvd_;
+    bool leaf = level == 1;
+    if (level >= 2 && Bit(e, X86Entry::kPs)) {
+      if (level >= 4) {
+        // SDM Table 4-15/4-16: PS must be 0 in a PML5E and a PML4E.
+        return BitStep{.kind = StepKind::kFault,
+                       .fault = FaultKind::kReservedBit};
+      }
+      // SDM Tables 4-17/4-18: bits [29:13] of a 1 GiB leaf and [20:13] of
+      // a 2 MiB leaf are reserved (bit 12 is PAT).
+      rsvd |= BitMask(3 + 9 * level - 1, 13);
+      leaf = true;
+    }
+    if ((e & rsvd) != 0) {
+      return BitStep{.kind = StepKind::kFault, .fault = FaultKind::kReservedBit};
+    }
+    *cum &= EntryPerms(e);
+    if (leaf) {
+      return BitStep{.kind = StepKind::kLeaf,
+                     .out = e & addr_mask_ & ~(EntryCoverage(level) - 1)};
+    }
+    return BitStep{.kind = StepKind::kTable, .out = e & addr_mask_};
+  }
+
   uint8_t levels_;
   bool nxe_;
   bool write_protect_;
@@ -231,6 +316,9 @@ class X86Format {
   bool set_dirty_;
   uint64_t addr_mask_ = 0;
   uint64_t rsvd_ = 0;
+  uint64_t xd_ = 0;  // XD when EFER.NXE=1, else 0 (XD is then reserved)
+  uint64_t a_ = 0;   // A if set_accessed, D if set_dirty
+  uint64_t d_ = 0;
 };
 
 // Walks from a table at any level (a paging-structure cache hit). The
@@ -248,7 +336,9 @@ WalkResult WalkX86(mem::PhysMem& mem, const WalkStart& start,
     r.level = start.level;
     return r;
   }
-  return internal::RunWalk(mem, fmt, start, va, acc, opts, obs);
+  return internal::RunWalkWith(
+      mem, [&mode, &opts] { return X86Format(mode, opts); }, start, va, acc,
+      opts, obs);
 }
 
 // Full walk from the root (CR3 / VT-d FSPTPTR: bits [MAXPHYADDR-1:12]).
@@ -266,7 +356,9 @@ WalkResult WalkX86(mem::PhysMem& mem, PhysAddr root, const X86PagingMode& mode,
     r.level = start.level;
     return r;
   }
-  return internal::RunWalk(mem, fmt, start, va, acc, opts, obs);
+  return internal::RunWalkWith(
+      mem, [&mode, &opts] { return X86Format(mode, opts); }, start, va, acc,
+      opts, obs);
 }
 
 }  // namespace svaemu::arch

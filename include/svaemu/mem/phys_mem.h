@@ -26,6 +26,7 @@
 #define SVAEMU_MEM_PHYS_MEM_H_
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -123,21 +124,45 @@ class PhysMem {
   uint64_t resident_frames() const { return resident_frames_; }
 
  private:
-  // Two-level sparse table: a region is 4096 frames (16 MiB). A region's
-  // metadata is allocated with the region; a frame's 4 KiB of bytes on its
-  // first write.
-  static constexpr unsigned kRegionShift = 24;
-  static constexpr uint64_t kFramesPerRegion = 1ull << (kRegionShift - 12);
-  struct Region {
-    std::array<std::unique_ptr<uint8_t[]>, kFramesPerRegion> bytes;
-    std::array<FrameMeta, kFramesPerRegion> meta;
-  };
+  friend class WalkReader;
 
-  // Fast path: frame bytes for reading, or nullptr if untouched.
+  // Two-level sparse table: a region is 4096 frames (16 MiB), created on
+  // first touch. A region has one 64-byte slot per frame (the frame's shadow
+  // and whether its bytes are resident) and one 16 MiB block of bytes,
+  // reserved with the region and committed by the host page by page on
+  // first write, so a read is one region lookup plus the load itself (no
+  // per-frame pointer to chase), and untouched frames read as zero.
+  static constexpr unsigned kRegionShift = 24;
+  static constexpr uint64_t kRegionSize = 1ull << kRegionShift;
+  static constexpr uint64_t kFramesPerRegion = 1ull << (kRegionShift - 12);
+  struct alignas(64) Slot {
+    FrameMeta meta;
+    bool resident = false;  // written at least once
+  };
+  static_assert(sizeof(Slot) == 64, "one cache line of shadow per frame");
+  struct RegionMeta {
+    std::array<Slot, kFramesPerRegion> slots;
+  };
+  // A region never touched shares one read-only zero region (all bytes
+  // zero, every frame untracked), so reads need no "is it there" test.
+  struct Region {
+    uint8_t* bytes = nullptr;  // kRegionSize bytes, zero until written
+    RegionMeta* meta = nullptr;
+  };
+  static const Region& ZeroRegion();
+  static bool Touched(const Region& r) { return r.meta != ZeroRegion().meta; }
+
+  static const Slot& SlotIn(const Region& r, uint64_t pa) {
+    return r.meta->slots[(pa >> 12) & (kFramesPerRegion - 1)];
+  }
+  const Slot* SlotFor(uint64_t pa) const {
+    const Region& r = regions_[pa >> kRegionShift];
+    return Touched(r) ? &SlotIn(r, pa) : nullptr;
+  }
+  // Frame bytes for reading (zeros if never written).
   const uint8_t* FrameForRead(uint64_t pa) const {
-    const Region* r = regions_[pa >> kRegionShift].get();
-    if (r == nullptr) return nullptr;
-    return r->bytes[(pa >> 12) & (kFramesPerRegion - 1)].get();
+    const Region& r = regions_[pa >> kRegionShift];
+    return r.bytes + (pa & (kRegionSize - 1) & ~(kFrameSize - 1));
   }
   uint8_t* FrameForWrite(uint64_t pa);
   Region& RegionFor(uint64_t pa);
@@ -165,35 +190,152 @@ class PhysMem {
     }
     return true;
   }
-  void CheckAccess(PhysAddr pa, const Access& a) {
-    if (!check_walks_) return;
-    if (a.purpose != Purpose::kPageTableWalk && a.purpose != Purpose::kAdUpdate)
-      return;
-    const Region* r = regions_[pa.value() >> kRegionShift].get();
-    if (r == nullptr) return;  // never allocated: untracked
-    const FrameMeta& m = r->meta[(pa.value() >> 12) & (kFramesPerRegion - 1)];
-    if (!ExpectedTable(m, a)) ReportUnexpected(pa, a, m);
+  // Fast form of ExpectedTable for the common outcomes, on the packed head
+  // of the shadow (FrameMetaHead): true when the frame is untracked, or a
+  // page table of `expect`'s level and space (any space with `any_space`,
+  // i.e. a.space == kNoSpace) covering `va`. False means "ask
+  // ExpectedTable" (shared tables of another space, level 0, violations).
+  static bool FastExpected(const FrameMeta& m, uint64_t expect, uint64_t mask,
+                           unsigned level, uint64_t va) {
+    const uint64_t head = FrameMetaHead(m);
+    if ((head & mask) == expect) [[likely]] {
+      return (head & FrameMetaHeadFlag(kFrameRoot)) != 0 ||
+             ((va ^ m.va_base.value()) >> (12 + 9 * level)) == 0;
+    }
+    return (head & kFrameMetaHeadUseMask) == 0;  // kUntracked
   }
+  static bool IsChecked(Purpose p) {
+    return p == Purpose::kPageTableWalk || p == Purpose::kAdUpdate;
+  }
+  bool Checked(const Access& a) const {
+    return check_walks_ && IsChecked(a.purpose);
+  }
+  void CheckAccess(PhysAddr pa, const Access& a) {
+    if (!Checked(a)) return;
+    const Slot* s = SlotFor(pa.value());
+    if (s == nullptr) return;  // never allocated: untracked
+    if (!ExpectedTable(s->meta, a)) ReportUnexpected(pa, a, s->meta);
+  }
+  // Out of line: the full check and, if it fails, the report.
+  void CheckSlow(PhysAddr pa, const Access& a, const FrameMeta& m);
   void ReportUnexpected(PhysAddr pa, const Access& a, const FrameMeta& m);
 
   sim::Simulation& sim_;
   uint64_t size_;
   bool check_walks_;
-  std::vector<std::unique_ptr<Region>> regions_;
+  std::vector<Region> regions_;
   uint64_t resident_frames_ = 0;
 };
 
-// The walker's hot path: an aligned read of an existing or untouched frame.
+// The page-table walker's read path (arch::internal::RunWalk). One reader
+// serves one walk: Read(pa, level, &v) is exactly
+// mem.Read64(pa, Access{agent, kPageTableWalk, level, space, va}, &v) —
+// same value, same checks, same reports — with the per-walk part of the
+// check (expected use and space, checker on/off) computed once. It takes
+// set_check_walks() as it is at construction: construct one per walk.
+class WalkReader {
+ public:
+  WalkReader(PhysMem& mem, Agent agent, SpaceId space, VirtAddr va)
+      : mem_(&mem),
+        regions_(mem.regions_.data()),
+        size_words_(mem.size_ >> 3),
+        va_(va.value()),
+        expect_(FrameMetaHeadOf(FrameUse::kPageTable, 0, 0, space)),
+        mask_(FrameMetaHeadUseLevelMask(space != kNoSpace)),
+        check_(mem.check_walks_),
+        agent_(agent),
+        space_(space) {}
+
+  // `level` must be 1..5 (the walker's levels).
+  [[gnu::always_inline]] bool Read(PhysAddr pa, uint8_t level, uint64_t* out) {
+    const uint64_t p = pa.value();
+    // Aligned and inside memory, in one compare: a misaligned address
+    // rotates its low bits to the top.
+    if (std::rotr(p, 3) >= size_words_) [[unlikely]] {
+      return ReadSlow(*mem_, pa, level, agent_, space_, va_, out);
+    }
+    // An untouched region is the zero region: untracked frames, zeros.
+    const PhysMem::Region& r = regions_[p >> PhysMem::kRegionShift];
+    if (check_) {
+      const FrameMeta& m = PhysMem::SlotIn(r, p).meta;
+      if (!PhysMem::FastExpected(m, expect_ + level * kLevelUnit, mask_, level,
+                                 va_)) [[unlikely]] {
+        CheckSlow(*mem_, pa, level, agent_, space_, va_, m);
+      }
+    }
+    std::memcpy(out, r.bytes + (p & (PhysMem::kRegionSize - 1)), 8);
+    return true;
+  }
+
+  Access MakeAccess(Purpose p, uint8_t level) const {
+    return MakeAccess(p, level, agent_, space_, va_);
+  }
+
+ private:
+  static constexpr uint64_t kLevelUnit = FrameMetaHeadLevel(1);
+
+  static Access MakeAccess(Purpose p, uint8_t level, Agent agent,
+                           SpaceId space, uint64_t va) {
+    Access a;
+    a.agent = agent;
+    a.purpose = p;
+    a.level = level;
+    a.space = space;
+    a.va = VirtAddr(va);
+    return a;
+  }
+  // Out of line, on scalars only, so that nothing of the walk has to live
+  // in memory for them.
+  [[gnu::noinline]] static bool ReadSlow(PhysMem& mem, PhysAddr pa,
+                                         uint8_t level, Agent agent,
+                                         SpaceId space, uint64_t va,
+                                         uint64_t* out) {
+    return mem.Read64(
+        pa, MakeAccess(Purpose::kPageTableWalk, level, agent, space, va), out);
+  }
+  [[gnu::noinline]] static void CheckSlow(PhysMem& mem, PhysAddr pa,
+                                          uint8_t level, Agent agent,
+                                          SpaceId space, uint64_t va,
+                                          const FrameMeta& m) {
+    mem.CheckSlow(
+        pa, MakeAccess(Purpose::kPageTableWalk, level, agent, space, va), m);
+  }
+
+  PhysMem* mem_;
+  const PhysMem::Region* regions_;
+  uint64_t size_words_;  // size in 8-byte words (size is a multiple of 4 KiB)
+  uint64_t va_;
+  uint64_t expect_;
+  uint64_t mask_;
+  bool check_;
+  Agent agent_;
+  SpaceId space_;
+};
+
+// The hot path of every aligned 64-bit read: one region lookup, the
+// packed shadow compare when the access is checked, the load.
 inline bool PhysMem::Read64(PhysAddr pa, const Access& a, uint64_t* out) {
   const uint64_t p = pa.value();
   if ((p & 7) == 0 && p < size_) [[likely]] {
-    CheckAccess(pa, a);
-    const uint8_t* f = FrameForRead(p);
-    if (f != nullptr) {
-      std::memcpy(out, f + (p & (kFrameSize - 1)), 8);
-    } else {
-      *out = 0;
+    // An untouched region is the zero region: untracked frames, zeros.
+    const Region& r = regions_[p >> kRegionShift];
+    if (Checked(a)) {
+      const FrameMeta& m = SlotIn(r, p).meta;
+      // Untracked frames (and untouched regions) need nothing more.
+      if ((FrameMetaHead(m) & kFrameMetaHeadUseMask) != 0) {
+        const uint64_t expect =
+            FrameMetaHeadOf(FrameUse::kPageTable, 0, 0, a.space) +
+            a.level * FrameMetaHeadLevel(1);
+        const uint64_t mask = FrameMetaHeadUseLevelMask(a.space != kNoSpace);
+        // Levels outside 1..5 (and level 0: "any level") take the full
+        // check.
+        if (static_cast<uint8_t>(a.level - 1) >= 5 ||
+            !FastExpected(m, expect, mask, a.level, a.va.value())) [[unlikely]] {
+          CheckSlow(pa, a, m);
+        }
+      }
     }
+    std::memcpy(out, r.bytes + (p & (kRegionSize - 1)), 8);
     return true;
   }
   return Read64Slow(pa, a, out);
