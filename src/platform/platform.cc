@@ -25,6 +25,7 @@ sim::SimConfig SimConfigOf(const PlatformConfig& c) {
   sim::SimConfig s;
   s.seed = c.seed;
   s.permute_ready_work = c.permute_ready_work;
+  s.schedule_jitter = c.schedule_jitter;
   s.fatal_violations = c.fatal_violations;
   return s;
 }
@@ -64,7 +65,7 @@ Platform::Platform(const PlatformConfig& config)
     : config_(config),
       sim_(SimConfigOf(config)),
       mem_(sim_, {.size_bytes = config.memory_bytes}),
-      alloc_(mem_) {}
+      alloc_(mem_, {.size_bytes = config.memory_bytes - (1ull << 20) - kBarBytes}) {}
 
 Platform::~Platform() = default;
 
@@ -72,6 +73,9 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Create(
     const PlatformConfig& config) {
   if (config.iommu_units == 0 || config.devices_per_unit == 0) {
     return absl::InvalidArgumentError("a platform needs a unit and a device");
+  }
+  if (config.memory_bytes < 2 * kBarBytes) {
+    return absl::InvalidArgumentError("a platform needs at least 4 GiB of physical space");
   }
   std::unique_ptr<Platform> p(new Platform(config));
   absl::Status s = p->Init();

@@ -19,6 +19,7 @@ platform::PlatformConfig ConfigOf(const KvaUafParams& p) {
   c.arch = p.arch;
   c.seed = p.run.seed;
   c.permute_ready_work = p.run.permute;
+  c.schedule_jitter = p.run.jitter;
   c.policies.kva_invalidation = p.policy;
   return c;
 }
@@ -69,11 +70,14 @@ ScenarioReport RunKvaUaf(const KvaUafParams& params) {
 
   // 2. vfree(), then a huge vmap of the same range: vmap_try_huge_pmd/pud
   //    frees the page-table page(s) below it.
+  //    2 MiB: vmap of kernel memory; 1 GiB: ioremap of a device BAR.
   const uint64_t huge = params.sre ? kPageSize2M : kPageSize1G;
   (void)ks.Vfree(kva);
-  const PhysAddr backing = *p.alloc().AllocateContiguous(
-      huge / kPageSize4K, huge, mem::FrameUse::kData, "vmap_backing",
-      kernel::kKernelSpaceId);
+  const PhysAddr backing =
+      params.sre ? *p.alloc().AllocateContiguous(huge / kPageSize4K, huge,
+                                                 mem::FrameUse::kData, "vmap_backing",
+                                                 kernel::kKernelSpaceId)
+                 : p.bar_base();
   (void)ks.VmapHuge(backing, huge, huge);
   sim.RunUntilIdle(1'000'000);  // the deferred free, if any, runs here
 

@@ -45,6 +45,7 @@ ScenarioReport RunPasidLifetime(const PasidLifetimeParams& params) {
   c.arch = params.arch;
   c.seed = params.run.seed;
   c.permute_ready_work = params.run.permute;
+  c.schedule_jitter = params.run.jitter;
   c.policies.pasid_lifetime = params.policy;
   absl::StatusOr<std::unique_ptr<platform::Platform>> made = platform::Platform::Create(c);
   if (!made.ok()) {

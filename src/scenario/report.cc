@@ -11,9 +11,15 @@ void Collect(sim::Simulation& sim, ScenarioReport* r) {
   r->violations.clear();
   for (const check::Violation& v : sim.violations().violations()) {
     ++r->violations[check::ViolationKindName(v.kind)];
+    if (v.kind == check::ViolationKind::kKernelObjectUseAfterFree) {
+      // "master_domain#3" -> per-type count, for the scenarios' stories.
+      const std::string type = v.object.substr(0, v.object.find('#'));
+      ++r->facts[absl::StrCat("use_after_free:", type)];
+    }
   }
   r->total_violations = sim.violations().total();
   r->trace_hash = sim.trace().hash();
+  if (r->total_violations > 0) r->trace = sim.trace().Dump();
 }
 
 std::string FormatHeader() {

@@ -6,6 +6,7 @@ namespace svaemu::sim {
 
 EventId EventQueue::Schedule(Cycles delay, const char* name,
                              absl::AnyInvocable<void()> fn) {
+  if (permute_ != nullptr && jitter_ > 0) delay += permute_->Uniform(jitter_ + 1);
   return ScheduleAt(clock_.now() + delay, name, std::move(fn));
 }
 

@@ -13,7 +13,9 @@ Simulation::Simulation(SimConfig config)
       events_(clock_) {
   trace_.set_enabled(config_.trace);
   violations_.set_fatal(config_.fatal_violations);
-  if (config_.permute_ready_work) events_.set_permutation(&schedule_rng_);
+  if (config_.permute_ready_work) {
+    events_.set_permutation(&schedule_rng_, config_.schedule_jitter);
+  }
   violations_.set_listener([this](const check::Violation& v) {
     Trace("check", check::ViolationKindName(v.kind), v.text);
   });

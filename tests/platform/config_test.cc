@@ -23,6 +23,8 @@ TEST(PlatformConfig, TextRoundTrips) {
   c.device.stall = true;
   c.device.pasid_bits = 16;
   c.seed = 99;
+  c.permute_ready_work = true;
+  c.schedule_jitter = 5000;
   c.policies.kva_invalidation = kernel::KvaInvalidation::kUserOnlyRoot;
   c.policies.detach_drain = kernel::DetachDrain::kNone;
   absl::StatusOr<PlatformConfig> back = ParseConfig(ToText(c));

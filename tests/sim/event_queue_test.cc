@@ -106,5 +106,29 @@ TEST(EventQueue, PermutationNeverRunsLaterEventsFirst) {
   EXPECT_THAT(order, ElementsAre(1, 1, 2));
 }
 
+TEST(EventQueue, JitterDelaysEventsWithinItsBoundAndIsSeeded) {
+  auto times = [](uint64_t seed) {
+    Simulation s({.seed = seed, .permute_ready_work = true, .schedule_jitter = 100});
+    std::vector<Cycles> t;
+    for (int i = 0; i < 16; ++i) {
+      s.events().Schedule(1000, "j", [&t, &s] { t.push_back(s.now()); });
+    }
+    s.RunUntilIdle(100);
+    return t;
+  };
+  const std::vector<Cycles> a = times(4);
+  EXPECT_EQ(a, times(4));
+  EXPECT_NE(a, times(5));
+  for (Cycles c : a) {
+    EXPECT_GE(c, 1000u);
+    EXPECT_LE(c, 1100u);
+  }
+  // Without permutation, jitter is ignored.
+  Simulation s({.schedule_jitter = 100});
+  s.events().Schedule(1000, "j", [] {});
+  s.RunUntilIdle(1);
+  EXPECT_EQ(s.now(), 1000u);
+}
+
 }  // namespace
 }  // namespace svaemu::sim

@@ -45,6 +45,7 @@ struct PlatformConfig {
   uint64_t memory_bytes = 64ull << 30;
   uint64_t seed = 1;
   bool permute_ready_work = false;
+  uint64_t schedule_jitter = 0;  // cycles, with permute_ready_work
   bool fatal_violations = false;
   kernel::Policies policies;
 

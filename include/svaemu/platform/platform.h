@@ -63,6 +63,12 @@ class Platform {
   kernel::IommuCore& core() { return *core_; }
   kernel::Sva& sva() { return *sva_; }
 
+  // The top of physical memory is left to device BARs (MMIO space the frame
+  // allocator never hands out, untracked by the shadow): what a huge
+  // ioremap/vmap of device memory maps.
+  static constexpr uint64_t kBarBytes = 2ull << 30;
+  PhysAddr bar_base() const { return PhysAddr(config_.memory_bytes - kBarBytes); }
+
   // A new process: an mm with one user.
   absl::StatusOr<kernel::Mm*> NewProcess() { return kernel_->NewMm(); }
 

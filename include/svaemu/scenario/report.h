@@ -29,6 +29,8 @@ struct ScenarioReport {
   uint64_t seed = 0;
   // Scenario-specific observations ("pasid_a_frees" -> 1), sorted.
   std::map<std::string, uint64_t> facts;
+  // The trace dump, kept only for runs that reported a violation.
+  std::string trace;
 
   int count(check::ViolationKind k) const {
     auto it = violations.find(check::ViolationKindName(k));
@@ -38,7 +40,9 @@ struct ScenarioReport {
   bool as_expected() const { return buggy ? total_violations > 0 : total_violations == 0; }
 };
 
-// Fills violations, total and trace hash from the simulation.
+// Fills violations (by kind, and "kernel_object_use_after_free:<type>" per
+// freed object type), total, trace hash and — for a run with violations —
+// the trace itself, from the simulation.
 void Collect(sim::Simulation& sim, ScenarioReport* r);
 // One row: "kva_uaf  x86_64+vtd  kva_invalidation=none  sre=1  ...".
 std::string FormatRow(const ScenarioReport& r);

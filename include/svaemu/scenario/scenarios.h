@@ -24,6 +24,7 @@ namespace svaemu::scenario {
 struct RunOptions {
   uint64_t seed = 1;
   bool permute = false;  // permute ready work (schedule explorer)
+  uint64_t jitter = 0;   // with permute: cycles of seeded delay per event
 };
 
 struct KvaUafParams {

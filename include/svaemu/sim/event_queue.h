@@ -68,9 +68,14 @@ class EventQueue {
   Cycles next_time() const { return queue_.begin()->first.first; }
   uint64_t executed() const { return executed_; }
 
-  // With an Rng, Step() permutes events due at the same earliest time.
-  // Pass nullptr to restore FIFO order. The Rng must outlive the queue.
-  void set_permutation(Rng* rng) { permute_ = rng; }
+  // With an Rng, Step() permutes events due at the same earliest time and
+  // Schedule() delays each new event by a uniform draw in [0, jitter]
+  // cycles, so that work ready at nearby times runs in varied orders. Pass
+  // nullptr to restore FIFO order. The Rng must outlive the queue.
+  void set_permutation(Rng* rng, Cycles jitter = 0) {
+    permute_ = rng;
+    jitter_ = jitter;
+  }
 
   // Name of the event that is running (nullptr outside an event).
   const char* current() const { return current_; }
@@ -89,6 +94,7 @@ class EventQueue {
   uint64_t next_seq_ = 1;
   uint64_t executed_ = 0;
   Rng* permute_ = nullptr;
+  Cycles jitter_ = 0;
   const char* current_ = nullptr;
 };
 

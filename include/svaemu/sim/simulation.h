@@ -31,8 +31,10 @@ struct SimConfig {
   CostModel cost;
   bool trace = true;
   bool fatal_violations = false;
-  // Permute ready deferred work with the seeded Rng (schedule exploration).
+  // Permute ready deferred work with the seeded Rng (schedule exploration),
+  // and delay each scheduled event by up to `schedule_jitter` cycles.
   bool permute_ready_work = false;
+  Cycles schedule_jitter = 0;
 };
 
 class Simulation {
