@@ -303,7 +303,31 @@ TEST_F(X86WalkAd, WriteSetsDirtyOnlyInLeaf) {
   EXPECT_TRUE(X86Entry{r.t.leaf_entry}.dirty());
 }
 
-TEST_F(X86WalkAd, FaultingTranslationUpdatesNothing) {
+// SDM 4.8: the table entries a walk used get A even when the access then
+// faults; the leaf of a faulting access gets neither A nor D.
+TEST_F(X86WalkAd, FaultingTranslationSetsAOnTheTablesItUsedButNotOnTheLeaf) {
+  ClearBit(kVa, 1, X86Entry::kRw);
+  WalkResult r = Walk(kVa, kUserWrite);
+  EXPECT_EQ(r.perm, PermFault::kWrite);
+  EXPECT_EQ(r.ad_updates, 3u);  // PML4E, PDPTE, PDE
+  for (uint8_t l = 4; l >= 2; --l) EXPECT_TRUE(A(l)) << int(l);
+  EXPECT_FALSE(A(1));
+  EXPECT_FALSE(D(1));
+}
+
+TEST_F(X86WalkAd, NotPresentFaultSetsAOnlyAboveTheFaultingEntry) {
+  ClearBit(kVa, 2, X86Entry::kP);  // the PDE
+  WalkResult r = Walk(kVa, kUserWrite);
+  EXPECT_EQ(r.fault, FaultKind::kNotPresent);
+  EXPECT_EQ(r.level, 2);
+  EXPECT_EQ(r.ad_updates, 2u);  // PML4E, PDPTE
+  EXPECT_TRUE(A(4));
+  EXPECT_TRUE(A(3));
+  EXPECT_FALSE(A(2));
+}
+
+TEST_F(X86WalkAd, FaultingWalkWithAccessedOffUpdatesNothing) {
+  opts_.set_accessed = false;
   ClearBit(kVa, 1, X86Entry::kRw);
   WalkResult r = Walk(kVa, kUserWrite);
   EXPECT_EQ(r.perm, PermFault::kWrite);

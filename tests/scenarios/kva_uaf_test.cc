@@ -26,9 +26,13 @@ TEST(KvaUafScenario, WithoutInvalidationUserSvaWalksTheReusedPdPage) {
   ScenarioReport r = RunKvaUaf({.policy = KvaInvalidation::kNone, .sre = false});
   // A PDPE-cache entry filled by a walk that ended in a U/S fault leads
   // into the reused PD page, whose crafted PDE leads into the attacker's
-  // table: two walk reads of frames that are data now.
+  // table: two walk reads of frames that are data now. The walk ends in a
+  // U/S fault again, but it used the crafted PDE to reach the next level,
+  // so the IOMMU sets its A bit: a write into the attacker's frame.
   EXPECT_EQ(r.count(ViolationKind::kWalkThroughReusedFrame), 2) << FormatRow(r);
+  EXPECT_EQ(r.count(ViolationKind::kAdWriteToNonTableFrame), 1) << FormatRow(r);
   EXPECT_EQ(r.count(ViolationKind::kDmaOutsideDomain), 0) << FormatRow(r);
+  EXPECT_EQ(r.total_violations, 3) << FormatRow(r);
   EXPECT_TRUE(r.as_expected());
 }
 

@@ -24,11 +24,18 @@
 // the observer is a template parameter (NullObserver compiles to nothing).
 //
 // A/D rule (Intel SDM Vol. 3A 4.8; VT-d first-stage translation follows it;
-// Arm ARM D8.5 for AF/DBM): updates are made only when the whole translation
-// succeeded, top level first, by CompareExchange64. If an entry changed
-// between the read and the compare-exchange, the walk restarts from its
-// start (at most kMaxWalkAttempts walks; after that the last translation is
-// returned with its updates incomplete).
+// Arm ARM D8.5 for AF/DBM): the leaf's A and D (arm64: AF, dirty state) are
+// set only when the whole translation succeeded. A table entry that a walk
+// used to reach the next level gets A (x86) even when the walk then faults
+// (not present, reserved bit, or the access rights at the end): "whenever
+// the processor uses a paging-structure entry as part of linear-address
+// translation, it sets the accessed flag in that entry" — the leaf of a
+// faulting access is not set. Updates go top level first, by
+// CompareExchange64. If an entry of a successful walk changed between the
+// read and the compare-exchange, the walk restarts from its start (at most
+// kMaxWalkAttempts walks; after that the last translation is returned with
+// its updates incomplete); on a faulting walk an entry that changed is left
+// as it is.
 //
 // Thread-safety: the walk functions are thread-compatible with respect to
 // the PhysMem they read.
@@ -569,6 +576,35 @@ bool UpdateEntries(mem::PhysMem& mem, const Fmt& fmt, const mem::Access& a,
   return true;
 }
 
+// A in the table entries a faulting walk used: levels (fault_level,
+// start_level]. Out of line: only faulting walks come here. Returns the
+// number of compare-exchanges issued.
+template <PagingFormat Fmt>
+[[gnu::noinline]] uint32_t MarkTablesUsed(mem::PhysMem& mem, const Fmt& fmt,
+                                          const mem::Access& a,
+                                          uint8_t start_level,
+                                          uint8_t fault_level,
+                                          const uint64_t* path_pa,
+                                          const uint64_t* path_val,
+                                          AccessType acc) {
+  mem::Access u = a;
+  u.purpose = Purpose::kAdUpdate;
+  uint32_t issued = 0;
+  for (uint8_t level = start_level; level > fault_level; --level) {
+    const uint64_t value = path_val[level - 1];
+    const uint64_t want = fmt.Updated(value, /*leaf=*/false, acc);
+    if (want == value) continue;
+    u.level = level;
+    uint64_t expected = value;
+    ++issued;
+    if (mem.CompareExchange64(PhysAddr(path_pa[level - 1]), &expected, want,
+                              u) == mem::CasResult::kAbort) {
+      break;
+    }
+  }
+  return issued;
+}
+
 // The translation of a successful descent whose access check passed.
 template <typename Fmt>
 [[gnu::always_inline]] inline Translation MakeTranslation(const Fmt& fmt,
@@ -669,16 +705,24 @@ template <typename MakeFmt, WalkObserver Observer>
       DescendBits(rd, fmt, start.table.value(), start.level,
                   PermBitsFast(start.cumulative), va, obs, path_pa, path_val);
   if (d.fault != FaultKind::kNone) [[unlikely]] {
+    const uint32_t ad =
+        d.depth > 1 ? MarkTablesUsed(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
+                                     start.level, d.level, path_pa, path_val, acc)
+                    : 0;
     return WalkResult{.fault = d.fault, .level = d.level, .entry = d.entry,
-                      .reads = d.depth};
+                      .reads = d.depth, .ad_updates = ad};
   }
   uint32_t perms = d.perms;
   PermFault pf = PermFault::kNone;
   const FaultKind f = fmt.CheckBits(d.entry, d.level, d.above, &perms, acc,
                                     fmt.Required(acc), &pf);
   if (f != FaultKind::kNone) [[unlikely]] {
+    const uint32_t ad =
+        d.depth > 1 ? MarkTablesUsed(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
+                                     start.level, d.level, path_pa, path_val, acc)
+                    : 0;
     return WalkResult{.fault = f, .perm = pf, .level = d.level,
-                      .entry = d.entry, .reads = d.depth};
+                      .entry = d.entry, .reads = d.depth, .ad_updates = ad};
   }
   if (fmt.NeedsUpdate(d.tables_and, d.entry, acc)) [[unlikely]] {
     return UpdateAndRestart(mem, make_fmt, start.table, start.level,
