@@ -27,17 +27,23 @@ KObject::KObject(sim::Simulation& sim, const char* type,
 
 std::string KObject::name() const { return absl::StrCat(type_, "#", serial_); }
 
+void KObject::Report(check::ViolationKind kind, Agent agent,
+                     std::string text) const {
+  check::Violation v;
+  v.kind = kind;
+  v.time = sim_.now();
+  v.agent = agent;
+  v.object = name();
+  v.alloc = alloc_;
+  v.free = free_;
+  v.text = std::move(text);
+  sim_.violations().Report(std::move(v));
+}
+
 void KObject::Kfree(const char* site, Agent agent) {
   if (freed()) {
-    check::Violation v;
-    v.kind = check::ViolationKind::kDoubleFree;
-    v.time = sim_.now();
-    v.agent = agent;
-    v.object = name();
-    v.alloc = alloc_;
-    v.free = free_;
-    v.text = absl::StrCat(name(), " freed again at ", site);
-    sim_.violations().Report(std::move(v));
+    Report(check::ViolationKind::kDoubleFree, agent,
+           absl::StrCat(name(), " freed again at ", site));
     return;
   }
   free_ = check::Site{sim_.now(), site};
@@ -46,15 +52,8 @@ void KObject::Kfree(const char* site, Agent agent) {
 
 bool KObject::Use(Agent agent, const char* what) const {
   if (!freed()) return true;
-  check::Violation v;
-  v.kind = check::ViolationKind::kKernelObjectUseAfterFree;
-  v.time = sim_.now();
-  v.agent = agent;
-  v.object = name();
-  v.alloc = alloc_;
-  v.free = free_;
-  v.text = absl::StrCat(what, " uses ", name(), " after it was freed");
-  sim_.violations().Report(std::move(v));
+  Report(check::ViolationKind::kKernelObjectUseAfterFree, agent,
+         absl::StrCat(what, " uses ", name(), " after it was freed"));
   return false;
 }
 

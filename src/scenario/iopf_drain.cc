@@ -7,6 +7,7 @@
 #include "svaemu/platform/platform.h"
 #include "svaemu/scenario/dma_checker.h"
 #include "svaemu/scenario/scenarios.h"
+#include "setup.h"
 
 namespace svaemu::scenario {
 
@@ -23,22 +24,15 @@ ScenarioReport RunIopfDrain(const IopfDrainParams& params) {
   r.platform = "arm64+smmuv3";
   r.policy = absl::StrCat("detach_drain=", kernel::PolicyName(params.policy));
   r.variant = params.replace ? "replace" : "detach";
-  r.seed = params.run.seed;
   r.buggy = params.policy == kernel::DetachDrain::kNone;
 
   platform::PlatformConfig c;
   c.arch = platform::Arch::kArm64;
   c.device.stall = true;
-  c.seed = params.run.seed;
-  c.permute_ready_work = params.run.permute;
-  c.schedule_jitter = params.run.jitter;
   c.policies.detach_drain = params.policy;
-  absl::StatusOr<std::unique_ptr<platform::Platform>> made = platform::Platform::Create(c);
-  if (!made.ok()) {
-    r.violations["setup_failed"] = 1;
-    return r;
-  }
-  platform::Platform& p = **made;
+  std::unique_ptr<platform::Platform> made = MakePlatform(c, params.run, &r);
+  if (made == nullptr) return r;
+  platform::Platform& p = *made;
   sim::Simulation& sim = p.sim();
   hw::pci::Endpoint& ep = *p.device(0).ep;
   kernel::Device& dev = *p.device(0).dev;

@@ -6,6 +6,7 @@
 #include "svaemu/platform/platform.h"
 #include "svaemu/scenario/dma_checker.h"
 #include "svaemu/scenario/scenarios.h"
+#include "setup.h"
 
 namespace svaemu::scenario {
 namespace {
@@ -13,16 +14,6 @@ namespace {
 // x86 PTE/PDE bits (SDM Vol. 3A, Tables 4-17/4-19): P, R/W, U/S; A clear.
 constexpr uint64_t kCraftedLeaf = 0x7;
 constexpr uint64_t kCraftedTable = 0x7;
-
-platform::PlatformConfig ConfigOf(const KvaUafParams& p) {
-  platform::PlatformConfig c;
-  c.arch = p.arch;
-  c.seed = p.run.seed;
-  c.permute_ready_work = p.run.permute;
-  c.schedule_jitter = p.run.jitter;
-  c.policies.kva_invalidation = p.policy;
-  return c;
-}
 
 }  // namespace
 
@@ -32,18 +23,16 @@ ScenarioReport RunKvaUaf(const KvaUafParams& params) {
   r.platform = params.arch == platform::Arch::kArm64 ? "arm64+smmuv3" : "x86_64+vtd";
   r.policy = absl::StrCat("kva_invalidation=", kernel::PolicyName(params.policy));
   r.variant = params.sre ? "sre=1" : "sre=0";
-  r.seed = params.run.seed;
   // On arm64, CD.EPD1 = 1 keeps kernel walks out whatever the policy.
   r.buggy = params.arch == platform::Arch::kX86_64 &&
             params.policy == kernel::KvaInvalidation::kNone;
 
-  absl::StatusOr<std::unique_ptr<platform::Platform>> made =
-      platform::Platform::Create(ConfigOf(params));
-  if (!made.ok()) {
-    r.violations["setup_failed"] = 1;
-    return r;
-  }
-  platform::Platform& p = **made;
+  platform::PlatformConfig c;
+  c.arch = params.arch;
+  c.policies.kva_invalidation = params.policy;
+  std::unique_ptr<platform::Platform> made = MakePlatform(c, params.run, &r);
+  if (made == nullptr) return r;
+  platform::Platform& p = *made;
   if (kernel::VtdSvaOps* ops = p.vtd_ops(0)) {
     ops->set_options({.supervisor_requests = params.sre});
   }

@@ -6,6 +6,7 @@
 #include "svaemu/platform/platform.h"
 #include "svaemu/scenario/dma_checker.h"
 #include "svaemu/scenario/scenarios.h"
+#include "setup.h"
 
 namespace svaemu::scenario {
 namespace {
@@ -38,21 +39,14 @@ ScenarioReport RunPasidLifetime(const PasidLifetimeParams& params) {
   r.scenario = "pasid_lifetime";
   r.platform = params.arch == platform::Arch::kArm64 ? "arm64+smmuv3" : "x86_64+vtd";
   r.policy = absl::StrCat("pasid_lifetime=", kernel::PolicyName(params.policy));
-  r.seed = params.run.seed;
   r.buggy = params.policy == kernel::PasidLifetime::kFreeAtExit;
 
   platform::PlatformConfig c;
   c.arch = params.arch;
-  c.seed = params.run.seed;
-  c.permute_ready_work = params.run.permute;
-  c.schedule_jitter = params.run.jitter;
   c.policies.pasid_lifetime = params.policy;
-  absl::StatusOr<std::unique_ptr<platform::Platform>> made = platform::Platform::Create(c);
-  if (!made.ok()) {
-    r.violations["setup_failed"] = 1;
-    return r;
-  }
-  platform::Platform& p = **made;
+  std::unique_ptr<platform::Platform> made = MakePlatform(c, params.run, &r);
+  if (made == nullptr) return r;
+  platform::Platform& p = *made;
   sim::Simulation& sim = p.sim();
   hw::pci::Endpoint& ep = *p.device(0).ep;
   kernel::Device& dev = *p.device(0).dev;

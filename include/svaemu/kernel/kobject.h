@@ -57,6 +57,8 @@ class KObject {
   sim::Simulation& sim() const { return sim_; }
 
  private:
+  void Report(check::ViolationKind kind, Agent agent, std::string text) const;
+
   sim::Simulation& sim_;
   const char* type_;
   uint64_t serial_;
