@@ -12,15 +12,20 @@ namespace svaemu::hw::vtd {
 namespace {
 
 // Records the entries a walk reads, so the paging-structure caches can be
-// filled with the non-leaf ones (6.2.4.2). A restarted walk (A/D race)
-// starts over.
+// filled with the non-leaf ones (6.2.4.2): by level, since a walk reads one
+// entry per level from its start down. A restarted walk (A/D race) starts
+// over at the start level and overwrites; `low` is the last level read, so
+// the fill is levels (low, start]. Only what the fill needs is kept, so
+// that the inlined walk stores two words per level.
 struct PscFillObserver {
-  uint8_t start_level = 0;
-  uint8_t n = 0;
-  arch::LevelRead reads[5];
+  explicit PscFillObserver(uint8_t start_level) : low(start_level) {}
+  uint8_t low;  // the start level until a read: no fill
+  uint64_t entry[5];
+  arch::Perms cum[5];
   void OnRead(const arch::LevelRead& r) {
-    if (r.level == start_level) n = 0;
-    if (n < 5) reads[n++] = r;
+    entry[r.level - 1] = r.entry;
+    cum[r.level - 1] = r.cumulative;
+    low = r.level;
   }
 };
 
@@ -50,7 +55,7 @@ constexpr unsigned kIotlbShift[3] = {12, 21, 30};
 // for devfn (lower table for devfn 0-127, upper for 128-255).
 const Vtd::ContextData* Vtd::FetchContext(uint16_t sid, uint32_t* cycles,
                                           FaultReason* fault, bool* fpd) {
-  const uint64_t tag = (uint64_t{sid} << 1) | 1;
+  const uint64_t tag = ContextTag(sid);
   *cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
   if (const ContextData* c = context_cache_.Lookup(tag, 0)) return c;
   mem::Access a;
@@ -189,7 +194,30 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   }
   const PasidData* pc = FetchPasid(req.sid, ctx->ce, req.has_pasid, req.pasid, &cycles, &fr, &fpd);
   if (pc == nullptr) return Fault(req, fr, fpd || ctx->ce.fpd, cycles, true);
-  fpd = pc->fpd;
+  return FirstStage(req, *ctx, *pc, cycles, ats, /*probed_4k=*/false, nullptr);
+}
+
+VtdResult Vtd::TranslateMiss(const VtdRequest& req, const PasidData* pc, IotlbData* e4k) {
+  // The context lookup TranslateSlow would do first. A context-cache miss
+  // (invalidated while the PASID entry stayed cached) takes the general
+  // path; a probe that misses changes nothing, and probing the PASID cache
+  // and the IOTLB again there only refreshes the same LRU stamps.
+  const ContextData* ctx = context_cache_.Probe(ContextTag(req.sid), 0);
+  if (ctx == nullptr) [[unlikely]] return TranslateSlow(req, /*ats=*/false);
+  translations_->Inc();
+  context_cache_.counters().hits->Inc();
+  pasid_hits_->Inc();
+  const uint32_t cycles = static_cast<uint32_t>(2 * sim_.cost().cache_lookup);
+  return FirstStage(req, *ctx, *pc, cycles, /*ats=*/false, /*probed_4k=*/true, e4k);
+}
+
+VtdResult Vtd::FirstStage(const VtdRequest& req, const ContextData& ctx_data,
+                          const PasidData& pc_data, uint32_t cycles, bool ats,
+                          bool probed_4k, IotlbData* e4k) {
+  const ContextData* ctx = &ctx_data;
+  const PasidData* pc = &pc_data;
+  VtdResult res;
+  bool fpd = pc->fpd;
   VtdRequest r = req;
   if (!r.has_pasid) r.priv = ctx->ce.rid_priv;  // 9.4 RID_PRIV
   // 3.6.1 / 9.6: supervisor requests need SRE; execute requests need ERE.
@@ -210,40 +238,55 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   const VirtAddr va(r.addr);
 
   // IOTLB: 4 KiB, 2 MiB, 1 GiB arrays (6.2.3). A hit whose cached rights
-  // do not allow the access (or a write to a clean page) walks again.
-  for (int i = 0; i < 3; ++i) {
-    cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
-    IotlbData* e = iotlb_[i].Lookup(PageTag(r.addr, kIotlbShift[i]), owner);
-    if (e != nullptr && (e->deny & need) == 0) {
-      res.ok = true;
-      res.pa = PhysAddr(e->pa_page | (r.addr & ((1ull << e->page_shift) - 1)));
-      res.page_shift = e->page_shift;
-      res.writable = e->writable;
-      res.cycles = cycles;
-      translate_cycles_->Inc(cycles);
-      return res;
+  // do not allow the access (or a write to a clean page) walks again; the
+  // arrays after it are not probed.
+  const uint32_t lookup = static_cast<uint32_t>(sim_.cost().cache_lookup);
+  IotlbData* e;
+  cycles += lookup;
+  if (probed_4k) {
+    e = e4k;
+    (e != nullptr ? iotlb_hits_ : iotlb_[0].counters().misses)->Inc();
+  } else {
+    e = iotlb_[0].Lookup(PageTag(r.addr, kIotlbShift[0]), owner);
+  }
+  if (e == nullptr) {
+    cycles += lookup;
+    e = iotlb_[1].Lookup(PageTag(r.addr, kIotlbShift[1]), owner);
+    if (e == nullptr) {
+      cycles += lookup;
+      e = iotlb_[2].Lookup(PageTag(r.addr, kIotlbShift[2]), owner);
     }
-    if (e != nullptr) break;
+  }
+  if (e != nullptr && (e->deny & need) == 0) {
+    res.ok = true;
+    res.pa = PhysAddr(e->pa_page | (r.addr & ((1ull << e->page_shift) - 1)));
+    res.page_shift = e->page_shift;
+    res.writable = e->writable;
+    res.cycles = cycles;
+    translate_cycles_->Inc(cycles);
+    return res;
   }
 
   // Paging-structure caches (6.2.4.2): the deepest hit gives the walk's
-  // starting table and the rights accumulated above it.
-  arch::WalkStart start{.table = PhysAddr(pc->fsptptr.value() & BitMask(63, 12)),
-                        .level = pc->levels, .cumulative = arch::Perms{}};
-  const bool canonical = arch::X86Canonical(va, pc->levels);
-  if (canonical) {
-    for (int i = 0; i < 4; ++i) {
-      const uint8_t level = static_cast<uint8_t>(i + 2);  // PDE = level 2
-      if (level > pc->levels) break;
-      cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
+  // starting table and the rights accumulated above it. Kept as scalars
+  // until the walk, so that no partially written WalkStart is reloaded.
+  uint64_t start_table = pc->fsptptr.value() & BitMask(63, 12);
+  uint8_t start_level = pc->levels;
+  arch::Perms start_cum{};
+  if (arch::X86Canonical(va, pc->levels)) {
+    for (uint8_t level = 2; level <= pc->levels; ++level) {  // PDE = level 2
+      cycles += lookup;
       const unsigned cov = 12 + 9 * (level - 1);
-      if (const PscData* p = psc_[i].Lookup(PageTag(r.addr, cov), owner)) {
-        start = arch::WalkStart{.table = p->next, .level = static_cast<uint8_t>(level - 1),
-                                .cumulative = p->cum};
+      if (const PscData* p = psc_[level - 2].Lookup(PageTag(r.addr, cov), owner)) {
+        start_table = p->next.value();
+        start_level = static_cast<uint8_t>(level - 1);
+        start_cum = p->cum;
         break;
       }
     }
   }
+  const arch::WalkStart start{.table = PhysAddr(start_table), .level = start_level,
+                              .cumulative = start_cum};
 
   arch::WalkOptions opts;
   opts.agent = Agent::Iommu(config_.unit);
@@ -252,27 +295,33 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   opts.nxe = true;               // first-stage XD always applies
   opts.max_phys_bits = config_.haw;
   arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
-  PscFillObserver obs;
-  obs.start_level = start.level;
   walks_->Inc();
-  const arch::WalkResult w =
-      arch::WalkX86(mem_, start, arch::X86PagingMode{.levels = pc->levels}, va, acc, opts, &obs);
+  const arch::X86PagingMode mode{.levels = pc->levels};
+  const uint8_t pasid_levels = pc->levels;
+  arch::WalkResult w;
+  if (start.level == 1) {
+    // A walk from a PT reads only the leaf: nothing to fill.
+    w = arch::WalkX86(mem_, start, mode, va, acc, opts);
+  } else {
+    PscFillObserver obs(start.level);
+    w = arch::WalkX86(mem_, start, mode, va, acc, opts, &obs);
+    // Fill the paging-structure caches with the table entries the walk
+    // used (every read but the last). On a faulting walk, only if
+    // configured.
+    if (w.ok() || config_.fill_psc_on_fault) {
+      for (unsigned level = start.level; level > obs.low; --level) {
+        if (level < 2 || level > pasid_levels) continue;
+        const unsigned cov = 12 + 9 * (level - 1);
+        psc_[level - 2].Insert(
+            PageTag(r.addr, cov), owner,
+            PscData{.next = PhysAddr(obs.entry[level - 1] & BitMask(config_.haw - 1, 12)),
+                    .cum = obs.cum[level - 1]});
+      }
+    }
+  }
   cycles += static_cast<uint32_t>(w.reads * sim_.cost().mem_read +
                                   w.ad_updates * sim_.cost().mem_write);
 
-  // Fill the paging-structure caches with the table entries the walk used
-  // (every read but the last). On a faulting walk, only if configured.
-  const uint8_t pasid_levels = pc->levels;
-  if (w.ok() || config_.fill_psc_on_fault) {
-    for (int k = 0; k + 1 < obs.n; ++k) {
-      const arch::LevelRead& lr = obs.reads[k];
-      if (lr.level < 2 || lr.level > pasid_levels) continue;
-      const unsigned cov = 12 + 9 * (lr.level - 1);
-      psc_[lr.level - 2].Insert(PageTag(r.addr, cov), owner,
-                                PscData{.next = PhysAddr(lr.entry & BitMask(config_.haw - 1, 12)),
-                                        .cum = lr.cumulative});
-    }
-  }
   if (!w.ok()) {
     const FaultReason reason = WalkFaultReason(w);
     // Translation requests report first-stage faults in the completion,
@@ -284,15 +333,15 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   const arch::Translation& t = w.t;
   const int arr = t.page_shift == 30 ? 2 : (t.page_shift == 21 ? 1 : 0);
   const bool dirty = Bit(t.leaf_entry, arch::X86Entry::kD);
-  IotlbData e{};
-  e.pa_page = t.pa.value() & ~((1ull << t.page_shift) - 1);
-  e.page_shift = t.page_shift;
-  e.writable = t.perms.write;
-  e.global = t.global;
-  e.deny = static_cast<uint8_t>(((t.perms.write && dirty) ? 0 : kNeedWrite) |
+  IotlbData leaf{};
+  leaf.pa_page = t.pa.value() & ~((1ull << t.page_shift) - 1);
+  leaf.page_shift = t.page_shift;
+  leaf.writable = t.perms.write;
+  leaf.global = t.global;
+  leaf.deny = static_cast<uint8_t>(((t.perms.write && dirty) ? 0 : kNeedWrite) |
                                 (t.perms.user ? 0 : kNeedUser) |
                                 ((t.perms.exec_user && t.perms.exec_priv) ? 0 : kNeedExec));
-  iotlb_[arr].Insert(PageTag(r.addr, t.page_shift), owner, e);
+  iotlb_[arr].Insert(PageTag(r.addr, t.page_shift), owner, leaf);
   res.ok = true;
   res.pa = t.pa;
   res.page_shift = t.page_shift;

@@ -8,7 +8,8 @@
 // PASID-based invalidation visits only that PASID's lines: each owner has an
 // intrusive doubly linked list through the lines (indices, no allocation on
 // link/unlink). The owner -> list head map is touched only on fill,
-// eviction and invalidation, never on lookup.
+// eviction and invalidation, never on lookup, and then only when the owner
+// differs from the previous one (a memoised head; see HeadOf).
 //
 // Concurrency plan (not enabled yet): every writer bumps the set's sequence
 // word to odd before and to even after changing a line, so a reader on
@@ -25,6 +26,7 @@
 #ifndef SVAEMU_HW_VTD_CACHE_H_
 #define SVAEMU_HW_VTD_CACHE_H_
 
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -78,6 +80,7 @@ class SetAssocCache {
     ways_ = g.ways;
     sets_ = g.entries / g.ways;
     set_bits_ = 0;
+    ways_shift_ = (g.ways & (g.ways - 1)) == 0 ? std::countr_zero(g.ways) : -1;
     while ((1u << set_bits_) < sets_) ++set_bits_;
     repl_ = g.replacement;
     lines_.assign(g.entries, Line{});
@@ -87,6 +90,10 @@ class SetAssocCache {
     }
     seq_.assign(sets_, 0);
     heads_.clear();
+    memo_head_ = nullptr;
+    // Non-empty lists never outnumber the lines; the rest is slack for
+    // heads of emptied lists before a prune.
+    prune_limit_ = 2 * uint64_t{g.entries} + 64;
     rng_.Reseed(seed);
     counters_.Register(stats, prefix);
     valid_ = 0;
@@ -117,43 +124,51 @@ class SetAssocCache {
     return d;
   }
 
-  // Fills (or refreshes) the line for (tag, owner).
+  // Fills (or refreshes) the line for (tag, owner). One pass over the set
+  // finds the matching line, the first free one and the LRU/FIFO victim.
   Data* Insert(uint64_t tag, uint64_t owner, const Data& data) {
     SVAEMU_CHECK((tag & 1) != 0);
     const uint32_t set = SetOf(tag, owner);
     const uint32_t base = set * ways_;
-    uint32_t victim = kNil;
+    Line* l = &lines_[base];
+    uint32_t free_way = kNil;
+    uint32_t oldest = 0;
+    uint32_t oldest_stamp = l[0].stamp;
     for (uint32_t w = 0; w < ways_; ++w) {
-      Line& l = lines_[base + w];
-      if (l.tag == tag && l.owner == owner) {
-        l.data = data;
-        return &l.data;
+      if (l[w].tag == tag && l[w].owner == owner) {
+        l[w].data = data;
+        return &l[w].data;
       }
-      if (l.tag == 0 && victim == kNil) victim = base + w;
+      if (l[w].tag == 0) {
+        if (free_way == kNil) free_way = w;
+      } else if (l[w].stamp < oldest_stamp) {
+        oldest_stamp = l[w].stamp;
+        oldest = w;
+      }
     }
-    if (victim == kNil) {
-      if (repl_ == Replacement::kRandom) {
-        victim = base + static_cast<uint32_t>(rng_.Uniform(ways_));
-      } else {
-        victim = base;
-        for (uint32_t w = 1; w < ways_; ++w) {
-          if (lines_[base + w].stamp < lines_[victim].stamp) victim = base + w;
-        }
-      }
-      Remove(victim);
+    uint32_t victim;
+    if (free_way != kNil) {
+      victim = base + free_way;
+    } else {
+      // The set is full, so `oldest` is the first line with the smallest
+      // stamp, as a separate scan would pick.
+      victim = base + (repl_ == Replacement::kRandom
+                           ? static_cast<uint32_t>(rng_.Uniform(ways_))
+                           : oldest);
+      Remove(victim, set);
       counters_.evictions->Inc();
     }
     ++seq_[set];
-    Line& l = lines_[victim];
-    l.tag = tag;
-    l.owner = owner;
-    l.stamp = ++clock_;
-    l.data = data;
+    Line& v = lines_[victim];
+    v.tag = tag;
+    v.owner = owner;
+    v.stamp = ++clock_;
+    v.data = data;
     Link(victim);
     ++seq_[set];
     ++valid_;
     counters_.insertions->Inc();
-    return &l.data;
+    return &v.data;
   }
 
   // Drops lines of `owner` for which pred(tag, data) is true. Returns the
@@ -221,32 +236,49 @@ class SetAssocCache {
   }
 
  private:
+  // The list head of `owner`, created (kNil) if absent. A head stays in
+  // the map when its list empties, so that a cache that keeps refilling
+  // the same owner (or alternates a few) does no map insert/erase per fill;
+  // heads of empty lists are pruned when the map grows past a bound
+  // proportional to the capacity. The last head used is memoised: a run of
+  // fills and evictions of one owner touches the map not at all. The memo
+  // is a pointer into the map, reset whenever the map may move (a new key,
+  // a prune, Init).
+  uint32_t* HeadOf(uint64_t owner) {
+    if (memo_head_ != nullptr && memo_owner_ == owner) [[likely]] {
+      return memo_head_;
+    }
+    auto it = heads_.find(owner);
+    if (it == heads_.end()) {
+      if (heads_.size() >= prune_limit_) PruneHeads();
+      it = heads_.try_emplace(owner, kNil).first;
+    }
+    memo_owner_ = owner;
+    memo_head_ = &it->second;
+    return memo_head_;
+  }
+  void PruneHeads() {
+    absl::erase_if(heads_, [](const auto& kv) { return kv.second == kNil; });
+    memo_head_ = nullptr;
+  }
   void Link(uint32_t i) {
     Line& l = lines_[i];
-    auto [it, inserted] = heads_.try_emplace(l.owner, i);
+    uint32_t* head = HeadOf(l.owner);
     l.prev = kNil;
-    if (inserted) {
-      l.next = kNil;
-    } else {
-      l.next = it->second;
-      lines_[it->second].prev = i;
-      it->second = i;
-    }
+    l.next = *head;
+    if (*head != kNil) lines_[*head].prev = i;
+    *head = i;
   }
-  void Remove(uint32_t i) {
+  void Remove(uint32_t i) { Remove(i, ways_shift_ >= 0 ? i >> ways_shift_ : i / ways_); }
+  void Remove(uint32_t i, uint32_t set) {
     Line& l = lines_[i];
-    const uint32_t set = i / ways_;
     ++seq_[set];
     if (l.prev != kNil) {
       lines_[l.prev].next = l.next;
     } else {
-      auto it = heads_.find(l.owner);
-      SVAEMU_CHECK(it != heads_.end() && it->second == i);
-      if (l.next == kNil) {
-        heads_.erase(it);
-      } else {
-        it->second = l.next;
-      }
+      uint32_t* head = HeadOf(l.owner);
+      SVAEMU_CHECK(*head == i);
+      *head = l.next;
     }
     if (l.next != kNil) lines_[l.next].prev = l.prev;
     l.tag = 0;
@@ -258,12 +290,16 @@ class SetAssocCache {
   uint32_t ways_ = 1;
   uint32_t sets_ = 1;
   uint32_t set_bits_ = 0;
+  int ways_shift_ = 0;  // log2(ways), or -1 if ways is not a power of 2
   Replacement repl_ = Replacement::kLru;
   uint32_t clock_ = 0;
   uint32_t valid_ = 0;
   std::vector<Line> lines_;
   std::vector<uint32_t> seq_;
-  absl::flat_hash_map<uint64_t, uint32_t> heads_;
+  absl::flat_hash_map<uint64_t, uint32_t> heads_;  // owner -> first line
+  uint64_t prune_limit_ = 64;
+  uint64_t memo_owner_ = 0;
+  uint32_t* memo_head_ = nullptr;
   sim::Rng rng_{1};
   CacheCounters counters_;
 };

@@ -197,6 +197,7 @@ class Vtd : public MmioDevice, public pci::IommuPort {
     const uint64_t key = has_pasid ? (pasid & 0xfffff) : (1u << 20);
     return ((uint64_t{sid} << 21 | key) << 1) | 1;
   }
+  static uint64_t ContextTag(uint16_t sid) { return (uint64_t{sid} << 1) | 1; }
   static uint64_t OwnerOf(uint16_t did, uint32_t pasid) {
     return (uint64_t{did} << 20) | (pasid & 0xfffff);
   }
@@ -232,6 +233,19 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   };
 
   VtdResult TranslateSlow(const VtdRequest& r, bool ats);
+  // The miss path behind the inline check when it found the PASID-cache
+  // line `pc` (rights allow the request) and probed the 4 KiB IOTLB
+  // (`e4k`: nullptr, or a line whose rights do not allow the access). Does
+  // what TranslateSlow would, without fetching either again.
+  [[gnu::noinline]] VtdResult TranslateMiss(const VtdRequest& r,
+                                            const PasidData* pc,
+                                            IotlbData* e4k);
+  // From the configuration on: IOTLB (the 4 KiB array already probed when
+  // `probed_4k`), paging-structure caches, walk, fills. `cycles` holds the
+  // configuration lookups so far.
+  VtdResult FirstStage(const VtdRequest& req, const ContextData& ctx,
+                       const PasidData& pc, uint32_t cycles, bool ats,
+                       bool probed_4k, IotlbData* e4k);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
   const ContextData* FetchContext(uint16_t sid, uint32_t* cycles,
@@ -337,6 +351,7 @@ inline VtdResult Vtd::Translate(const VtdRequest& r) {
         translate_cycles_->Inc(fast_cycles_);
         return res;
       }
+      return TranslateMiss(r, pc, e);
     }
   }
   return TranslateSlow(r, /*ats=*/false);
