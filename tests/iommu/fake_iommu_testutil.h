@@ -51,6 +51,7 @@ class FakeIommu : public IommuOps {
     return std::unique_ptr<Domain>(std::move(d));
   }
   absl::Status SetDevPasid(Device& dev, Pasid pasid, Domain& d, Domain* old) override {
+    if (fail_set_for == dev.name()) return absl::InternalError("scripted failure");
     log.push_back("set " + dev.name() + " " + std::to_string(pasid.value()) + " " +
                   d.name() + (old ? " replacing " + old->name() : ""));
     return absl::OkStatus();
@@ -69,6 +70,7 @@ class FakeIommu : public IommuOps {
   }
   std::vector<std::string> log;
   std::vector<Response> responses;
+  std::string fail_set_for;  // SetDevPasid fails for this device
 
  private:
   sim::Simulation& sim_;
@@ -85,8 +87,9 @@ struct SvaMachine : TestMachine {
     EXPECT_TRUE(core.RegisterUnit(&fake).ok());
     sva = std::make_unique<Sva>(core);
   }
-  Device& NewDevice(const std::string& name, uint32_t rid, DeviceCaps caps = {.pri = true}) {
-    auto d = core.ProbeDevice(name, 0, StreamId(rid), caps);
+  Device& NewDevice(const std::string& name, uint32_t rid, DeviceCaps caps = {.pri = true},
+                    std::optional<uint32_t> group = std::nullopt) {
+    auto d = core.ProbeDevice(name, 0, StreamId(rid), caps, group);
     EXPECT_TRUE(d.ok()) << d.status();
     return **d;
   }

@@ -36,8 +36,16 @@ IommuOps* IommuCore::unit(uint16_t unit) const {
   return it == units_.end() ? nullptr : it->second;
 }
 
+Group* IommuCore::GroupFor(uint16_t unit, std::optional<uint32_t> id) {
+  const uint32_t key = id.has_value() ? *id : next_group_++;
+  std::unique_ptr<Group>& g = groups_[{unit, key}];
+  if (g == nullptr) g = std::make_unique<Group>(key);
+  return g.get();
+}
+
 absl::StatusOr<Device*> IommuCore::ProbeDevice(std::string name, uint16_t u,
-                                               StreamId rid, DeviceCaps caps) {
+                                               StreamId rid, DeviceCaps caps,
+                                               std::optional<uint32_t> group) {
   IommuOps* ops = unit(u);
   if (ops == nullptr) {
     return absl::NotFoundError(absl::StrCat("no IOMMU unit ", u));
@@ -48,14 +56,20 @@ absl::StatusOr<Device*> IommuCore::ProbeDevice(std::string name, uint16_t u,
           absl::StrCat("requester ", rid.value(), " is already on unit ", u));
     }
   }
+  Group* g = GroupFor(u, group);
+  if (!g->pasid_array().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "group ", g->id(), " has PASIDs attached; a new device cannot join"));
+  }
   auto dev = std::make_unique<Device>(std::move(name), FaultSource{u, rid},
-                                      caps, ops);
+                                      caps, ops, g);
   absl::Status s = ops->ProbeDevice(*dev);
   if (!s.ok()) return s;
   if (dev->iopf_capable()) {
     s = iopf_queue(u)->AddDevice(*dev);
     if (!s.ok()) return s;
   }
+  g->AddDevice(dev.get());
   devices_.push_back(std::move(dev));
   return devices_.back().get();
 }
@@ -96,19 +110,30 @@ AttachHandle* IommuCore::NewHandle(Device* dev, Pasid pasid, Domain* domain) {
 absl::StatusOr<AttachHandle*> IommuCore::AttachDevicePasid(Domain& domain,
                                                            Device& dev,
                                                            Pasid pasid) {
-  if (pasid.value() >= dev.max_pasids()) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "PASID ", pasid.value(), " is beyond ", dev.name(), "'s width"));
+  Group& g = *dev.group();
+  for (Device* d : g.devices()) {
+    if (pasid.value() >= d->max_pasids()) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "PASID ", pasid.value(), " is beyond ", d->name(), "'s width"));
+    }
   }
-  if (dev.handle(pasid) != nullptr) {
+  if (g.handle(pasid) != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat(
-        dev.name(), " already has a domain at PASID ", pasid.value()));
+        dev.name(), "'s group already has a domain at PASID ", pasid.value()));
   }
-  absl::Status s = dev.ops()->SetDevPasid(dev, pasid, domain, nullptr);
-  if (!s.ok()) return s;
+  // __iommu_set_group_pasid(): every device, or none.
+  std::vector<Device*> done;
+  for (Device* d : g.devices()) {
+    absl::Status s = d->ops()->SetDevPasid(*d, pasid, domain, nullptr);
+    if (!s.ok()) {
+      for (Device* u : done) u->ops()->RemoveDevPasid(*u, pasid, domain);
+      return s;
+    }
+    done.push_back(d);
+  }
   AttachHandle* h = NewHandle(&dev, pasid, &domain);
-  dev.pasid_array()[pasid.value()] = h;
-  domain.mutable_attachments().push_back({&dev, pasid});
+  g.pasid_array()[pasid.value()] = h;
+  for (Device* d : g.devices()) domain.mutable_attachments().push_back({d, pasid});
   sim().Trace("iommu", "attach_dev_pasid",
               absl::StrCat(dev.name(), " pasid=", pasid.value(), " ", domain.name()));
   return h;
@@ -117,15 +142,20 @@ absl::StatusOr<AttachHandle*> IommuCore::AttachDevicePasid(Domain& domain,
 absl::StatusOr<AttachHandle*> IommuCore::ReplaceDevicePasid(Domain& domain,
                                                             Device& dev,
                                                             Pasid pasid) {
-  AttachHandle* old = dev.handle(pasid);
+  Group& g = *dev.group();
+  AttachHandle* old = g.handle(pasid);
   if (old == nullptr) return AttachDevicePasid(domain, dev, pasid);
   Domain* old_domain = old->domain();
-  absl::Status s = dev.ops()->SetDevPasid(dev, pasid, domain, old_domain);
-  if (!s.ok()) return s;
-  RemoveAttachment(*old_domain, dev, pasid);
+  for (Device* d : g.devices()) {
+    absl::Status s = d->ops()->SetDevPasid(*d, pasid, domain, old_domain);
+    if (!s.ok()) return s;
+  }
+  for (Device* d : g.devices()) {
+    RemoveAttachment(*old_domain, *d, pasid);
+    domain.mutable_attachments().push_back({d, pasid});
+  }
   AttachHandle* h = NewHandle(&dev, pasid, &domain);
-  dev.pasid_array()[pasid.value()] = h;
-  domain.mutable_attachments().push_back({&dev, pasid});
+  g.pasid_array()[pasid.value()] = h;
   old->Kfree("iommu_replace_device_pasid");
   sim().Trace("iommu", "replace_dev_pasid",
               absl::StrCat(dev.name(), " pasid=", pasid.value(), " ", domain.name()));
@@ -142,17 +172,20 @@ void IommuCore::RemoveAttachment(Domain& domain, Device& dev, Pasid pasid) {
 }
 
 absl::Status IommuCore::DetachDevicePasid(Device& dev, Pasid pasid) {
-  AttachHandle* h = dev.handle(pasid);
+  Group& g = *dev.group();
+  AttachHandle* h = g.handle(pasid);
   if (h == nullptr) {
     return absl::NotFoundError(absl::StrCat(
         dev.name(), " has nothing attached at PASID ", pasid.value()));
   }
   Domain* domain = h->domain();
-  dev.ops()->RemoveDevPasid(dev, pasid, *domain);
-  // The driver drained the hardware; now the faults already reported.
-  if (IopfQueue* q = dev.iopf_queue()) q->FlushDevice(dev);
-  dev.pasid_array().erase(pasid.value());
-  RemoveAttachment(*domain, dev, pasid);
+  for (Device* d : g.devices()) {
+    d->ops()->RemoveDevPasid(*d, pasid, *domain);
+    // The driver drained the hardware; now the faults already reported.
+    if (IopfQueue* q = d->iopf_queue()) q->FlushDevice(*d);
+    RemoveAttachment(*domain, *d, pasid);
+  }
+  g.pasid_array().erase(pasid.value());
   h->Kfree("iommu_detach_device_pasid");
   sim().Trace("iommu", "detach_dev_pasid",
               absl::StrCat(dev.name(), " pasid=", pasid.value()));

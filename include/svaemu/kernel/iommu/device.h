@@ -1,8 +1,10 @@
-// Device, Domain and AttachHandle: the IOMMU core's objects.
+// Group, Device, Domain and AttachHandle: the IOMMU core's objects.
 //
-// Device is struct device with its dev_iommu: which unit translates it, its
-// requester ID, capabilities, and the attach handle of each PASID
-// (group->pasid_array). Domain is iommu_domain; an SVA domain holds the mm
+// Group is iommu_group: the devices the IOMMU cannot isolate from each
+// other. A domain is attached to a whole group — at a PASID, every device
+// of the group gets it — and the group holds the attach handle of each
+// PASID (group->pasid_array). Device is struct device with its dev_iommu:
+// which unit translates it, its requester ID, capabilities and its group. Domain is iommu_domain; an SVA domain holds the mm
 // it translates (and, through the core, one mm_count). AttachHandle is
 // iommu_attach_handle / struct iommu_sva: one (device, PASID) attachment,
 // refcounted by binds. Domains and handles are tracked kernel objects
@@ -22,6 +24,7 @@ namespace svaemu::kernel {
 
 class IommuOps;
 class IopfQueue;
+class Device;
 class Mm;
 class Domain;
 class AttachHandle;
@@ -35,10 +38,30 @@ struct DeviceCaps {
   bool ats = false;
 };
 
+class Group {
+ public:
+  explicit Group(uint32_t id) : id_(id) {}
+  uint32_t id() const { return id_; }
+  const std::vector<Device*>& devices() const { return devices_; }
+  void AddDevice(Device* d) { devices_.push_back(d); }
+  // group->pasid_array: the handle attached at each PASID.
+  std::map<uint32_t, AttachHandle*>& pasid_array() { return pasid_array_; }
+  AttachHandle* handle(Pasid pasid) const {
+    auto it = pasid_array_.find(pasid.value());
+    return it == pasid_array_.end() ? nullptr : it->second;
+  }
+
+ private:
+  uint32_t id_;
+  std::vector<Device*> devices_;
+  std::map<uint32_t, AttachHandle*> pasid_array_;
+};
+
 class Device {
  public:
-  Device(std::string name, FaultSource id, DeviceCaps caps, IommuOps* ops)
-      : name_(std::move(name)), id_(id), caps_(caps), ops_(ops) {}
+  Device(std::string name, FaultSource id, DeviceCaps caps, IommuOps* ops,
+         Group* group)
+      : name_(std::move(name)), id_(id), caps_(caps), ops_(ops), group_(group) {}
   const std::string& name() const { return name_; }
   const FaultSource& id() const { return id_; }
   const DeviceCaps& caps() const { return caps_; }
@@ -49,12 +72,9 @@ class Device {
   }
   bool iopf_capable() const { return caps_.pri || caps_.stall; }
 
-  // group->pasid_array: the handle attached at each PASID.
-  std::map<uint32_t, AttachHandle*>& pasid_array() { return pasid_array_; }
-  AttachHandle* handle(Pasid pasid) const {
-    auto it = pasid_array_.find(pasid.value());
-    return it == pasid_array_.end() ? nullptr : it->second;
-  }
+  Group* group() const { return group_; }
+  // The handle attached at `pasid` on the device's group.
+  AttachHandle* handle(Pasid pasid) const { return group_->handle(pasid); }
   IopfQueue* iopf_queue() const { return iopf_queue_; }
   void set_iopf_queue(IopfQueue* q) { iopf_queue_ = q; }
 
@@ -63,7 +83,7 @@ class Device {
   FaultSource id_;
   DeviceCaps caps_;
   IommuOps* ops_;
-  std::map<uint32_t, AttachHandle*> pasid_array_;
+  Group* group_;
   IopfQueue* iopf_queue_ = nullptr;
 };
 

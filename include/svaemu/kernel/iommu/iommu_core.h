@@ -13,6 +13,7 @@
 #define SVAEMU_KERNEL_IOMMU_IOMMU_CORE_H_
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,9 +41,13 @@ class IommuCore {
   absl::Status RegisterUnit(IommuOps* ops);
   // iommu_probe_device(): NotFound for an unknown unit; AlreadyExists for a
   // requester ID already probed on that unit; the driver's error otherwise.
-  // IOPF-capable devices join the unit's IOPF queue.
+  // IOPF-capable devices join the unit's IOPF queue. With `group`, the
+  // device joins that group of the unit (created on first use; devices
+  // behind a non-ACS bridge, say); without, it gets a group of its own.
+  // FailedPrecondition to join a group that has a PASID attached.
   absl::StatusOr<Device*> ProbeDevice(std::string name, uint16_t unit,
-                                      StreamId rid, DeviceCaps caps);
+                                      StreamId rid, DeviceCaps caps,
+                                      std::optional<uint32_t> group = std::nullopt);
 
   // Allocates an SVA domain of `mm` for `dev`'s unit; takes mm_count.
   absl::StatusOr<Domain*> AllocSvaDomain(Device& dev, Mm& mm);
@@ -50,8 +55,10 @@ class IommuCore {
   // domain must have no attachments (FailedPrecondition).
   absl::Status FreeDomain(Domain* domain);
 
-  // iommu_attach_device_pasid(): AlreadyExists (EBUSY) if something is
-  // attached there; OutOfRange if the PASID is beyond the device's width.
+  // iommu_attach_device_pasid(): the domain is set at `pasid` on every
+  // device of dev's group (all or none: a driver error undoes the devices
+  // already set). AlreadyExists (EBUSY) if the group has something attached
+  // there; OutOfRange if the PASID is beyond a device's width.
   absl::StatusOr<AttachHandle*> AttachDevicePasid(Domain& domain, Device& dev,
                                                   Pasid pasid);
   // iommu_replace_device_pasid(): the handle at (dev, pasid) now points at
@@ -78,6 +85,7 @@ class IommuCore {
  private:
   AttachHandle* NewHandle(Device* dev, Pasid pasid, Domain* domain);
   void RemoveAttachment(Domain& domain, Device& dev, Pasid pasid);
+  Group* GroupFor(uint16_t unit, std::optional<uint32_t> id);
 
   Kernel& kernel_;
   Policies policies_;
@@ -85,6 +93,8 @@ class IommuCore {
   std::map<uint16_t, IommuOps*> units_;
   std::map<uint16_t, std::unique_ptr<IopfQueue>> iopf_queues_;
   std::vector<std::unique_ptr<Device>> devices_;
+  std::map<std::pair<uint16_t, uint32_t>, std::unique_ptr<Group>> groups_;
+  uint32_t next_group_ = 1u << 31;  // ids of private groups
   std::vector<std::unique_ptr<Domain>> domains_;
   std::vector<std::unique_ptr<AttachHandle>> handles_;
 };
