@@ -244,10 +244,8 @@ absl::Status KernelSpace::Access(VirtAddr va, std::span<uint8_t> buf,
 }
 
 absl::Status KernelSpace::Write(VirtAddr va, std::span<const uint8_t> data) {
-  // Access() does not write through a read span; the cast keeps one loop.
-  return Access(va, std::span<uint8_t>(const_cast<uint8_t*>(data.data()),
-                                       data.size()),
-                /*write=*/true);
+  std::vector<uint8_t> copy(data.begin(), data.end());
+  return Access(va, copy, /*write=*/true);
 }
 
 absl::Status KernelSpace::Read(VirtAddr va, std::span<uint8_t> out) {
