@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "svaemu/arch/arm64.h"
 #include "svaemu/base/check.h"
 #include "svaemu/hw/smmuv3/smmuv3.h"
 #include "svaemu/kernel/drivers/smmuv3/driver.h"
@@ -97,6 +98,59 @@ void BM_SmmuV3_TranslateFullMiss(benchmark::State& state) {
       static_cast<double>(state.iterations() + 256));
 }
 BENCHMARK(BM_SmmuV3_TranslateFullMiss);
+
+// Floors for the two miss benchmarks above: the bare arm64 walker
+// (arch::WalkArm64, no caches, no statistics) over the same page tables and
+// VAs, from the root (as a full miss) or from the L3 table (as a walk-cache
+// hit). The model's miss overhead is its time minus these.
+struct TableOf {  // the table the level-1 entry was read from
+  PhysAddr l3;
+  void OnRead(const arch::LevelRead& r) {
+    if (r.level == 1) l3 = r.table;
+  }
+};
+void RunBareWalk(benchmark::State& state, Machine& m,
+                 const std::vector<TransReq>& reqs, bool from_l3) {
+  const arch::Arm64Stage1Config s1{.ttbr0 = m.mm->pgd()};
+  arch::WalkOptions opts;
+  opts.agent = Agent::Iommu(0);
+  opts.space = m.mem.Meta(m.mm->pgd()).space;
+  std::vector<arch::WalkStart> starts;
+  for (const TransReq& r : reqs) {
+    TableOf t;
+    SVAEMU_CHECK(arch::WalkArm64(m.mem, s1, r.va, {}, opts, &t).ok());
+    starts.push_back(arch::WalkStart{.table = t.l3, .level = 1});
+  }
+  const size_t mask = reqs.size() - 1;
+  size_t i = 0;
+  for (auto _ : state) {
+    const size_t k = i++ & mask;
+    arch::WalkResult w =
+        from_l3 ? arch::WalkArm64(m.mem, s1, starts[k], reqs[k].va, {}, opts)
+                : arch::WalkArm64(m.mem, s1, reqs[k].va, {}, opts);
+    benchmark::DoNotOptimize(w);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_SmmuV3_FloorBareWalkFromL3(benchmark::State& state) {
+  Machine m;
+  const VirtAddr va = *m.mm->Mmap(512 * kPageSize4K, kernel::kProtRead | kernel::kProtWrite,
+                                  true, VirtAddr(0x40000000));
+  std::vector<TransReq> reqs;
+  for (int i = 0; i < 512; ++i) reqs.push_back(m.Req(va + ((i * 97) % 512) * kPageSize4K));
+  RunBareWalk(state, m, reqs, /*from_l3=*/true);
+}
+BENCHMARK(BM_SmmuV3_FloorBareWalkFromL3);
+void BM_SmmuV3_FloorBareWalk4Level(benchmark::State& state) {
+  Machine m;
+  std::vector<TransReq> reqs;
+  for (uint64_t i = 1; i <= 256; ++i) {
+    const VirtAddr va = *m.mm->Mmap(kPageSize4K, kernel::kProtRead, true, VirtAddr(i << 39));
+    reqs.push_back(m.Req(va));
+  }
+  RunBareWalk(state, m, reqs, /*from_l3=*/false);
+}
+BENCHMARK(BM_SmmuV3_FloorBareWalk4Level);
 
 // TLBI_NH_VA (one page) or TLBI_NH_ASID, then CMD_SYNC and the wait, with
 // `range(0)` TLB entries cached (refilled outside the timing).

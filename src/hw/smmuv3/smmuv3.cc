@@ -28,6 +28,8 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
       name_(absl::StrCat("smmu", config.unit)),
       agent_(Agent::Iommu(config.unit)),
       cache_lookup_cycles_(sim.cost().cache_lookup),
+      mem_read_cycles_(sim.cost().mem_read),
+      mem_write_cycles_(sim.cost().mem_write),
       evtq_irq_(sim, name_ + ".evtq"),
       priq_irq_(sim, name_ + ".priq"),
       cmd_sync_irq_(sim, name_ + ".cmd_sync"),

@@ -1,5 +1,6 @@
 // SmmuV3 translation slow path: configuration fetch and validation (5.1-5.4),
 // the stage-1 walk through the caches, faults and stalls (3.12, 7.3), ATS.
+#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -21,49 +22,10 @@ bool ReadWords(mem::PhysMem& mem, PhysAddr pa, const mem::Access& a,
   return true;
 }
 
-// Records every entry a walk reads (the last attempt only), to fill the
-// walk caches and to name the entry of an external abort.
-uint8_t PackPerms(const arch::Perms& p);
-
-// Left uninitialised on purpose (like the walker's path): only the first
-// n entries are read.
-struct WalkRecorder {
-  struct Read {
-    uint64_t table;
-    uint64_t entry_pa;
-    uint8_t level;
-    uint8_t perms;
-  };
-  uint8_t start_level = 4;
-  int n = 0;
-  Read reads[5];
-  void OnRead(const arch::LevelRead& r);
-};
-
-uint8_t PackPerms(const arch::Perms& p) {
-  return static_cast<uint8_t>(p.write | (p.user << 1) | (p.exec_user << 2) |
-                              (p.exec_priv << 3));
-}
-arch::Perms UnpackPerms(uint8_t b) {
-  return arch::Perms{.write = (b & 1) != 0, .user = (b & 2) != 0,
-                     .exec_user = (b & 4) != 0, .exec_priv = (b & 8) != 0};
-}
-
-void WalkRecorder::OnRead(const arch::LevelRead& r) {
-  if (r.level == start_level) n = 0;  // a restarted attempt
-  if (n < 5) {
-    reads[n].table = r.table.value();
-    reads[n].entry_pa = r.entry_pa.value();
-    reads[n].level = r.level;
-    reads[n].perms = PackPerms(r.cumulative);
-    ++n;
-  }
-}
-
 // What a cached leaf allows with nothing else to do (mirrors
 // Arm64Format::Check: exec needs only XN, a user access needs AP[1], a
 // write needs the leaf writable now).
-uint8_t OkBits(const arch::Perms& p) {
+constexpr uint8_t OkBits(const arch::Perms& p) {
   uint8_t ok = AccessBit(false, false, true);
   if (p.write) ok |= AccessBit(true, false, true);
   if (p.exec_priv) ok |= AccessBit(false, true, true);
@@ -71,6 +33,16 @@ uint8_t OkBits(const arch::Perms& p) {
   if (p.user && p.write) ok |= AccessBit(true, false, false);
   if (p.exec_user) ok |= AccessBit(false, true, false);
   return ok;
+}
+// OkBits() by the walker's permission bits (a table lookup on the walk's
+// result instead of six tests).
+constexpr std::array<uint8_t, 16> kOkBitsOf = [] {
+  std::array<uint8_t, 16> t{};
+  for (uint32_t b = 0; b < 16; ++b) t[b] = OkBits(arch::internal::PermsOf(b));
+  return t;
+}();
+inline uint8_t OkBitsFast(const arch::Perms& p) {
+  return kOkBitsOf[arch::internal::PermBitsFast(p)];
 }
 
 EventType FaultEvent(arch::FaultKind k) {
@@ -114,9 +86,7 @@ TransResult SmmuV3::TranslateSlow(const TransReq& r, pci::DmaCompletion* done) {
     translate_cycles_->Inc(res.latency);
     return res;
   }
-  res = Walk(*c, r, res, done);
-  translate_cycles_->Inc(res.latency);
-  return res;
+  return Walk(*c, r, res.latency, done);
 }
 
 const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
@@ -303,111 +273,240 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   return slot;
 }
 
-arch::WalkResult SmmuV3::WalkCore(const CfgEntry& c, const TransReq& r,
-                                  TransResult* res, PhysAddr* last_entry_pa) {
-  const uint64_t va = r.va.value();
-  arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
-  arch::Arm64Stage1Config s1{.ttbr0 = c.ttb0, .ttbr1 = c.ttb1, .epd0 = c.epd0,
-                             .epd1 = c.epd1, .ha = c.ha, .hd = c.hd};
+namespace {
+
+// A walk that reads nothing: a VA outside both TTB ranges, or EPDx = 1
+// (3.4.1). Out of line: the walker reports the fault.
+[[gnu::noinline]] arch::WalkResult WalkWithoutReads(
+    mem::PhysMem& mem, const arch::Arm64Stage1Config& s1, VirtAddr va,
+    arch::AccessType acc, const arch::WalkOptions& opts) {
+  return arch::WalkArm64(mem, s1, va, acc, opts);
+}
+
+}  // namespace
+
+// Records, by level, what a walk read: the table each entry was read from,
+// the entry's address and its value (the permissions a walk-cache fill
+// needs are recomputed from the values, for the few levels filled). A
+// restarted attempt overwrites the levels it reads again, so after the walk
+// levels [last_level, start_level] describe the last attempt. Left
+// uninitialised on purpose (like the walker's path): only those levels are
+// read. Indexed by level - 1, so the walker's per-level code (constant
+// levels) stores at constant offsets. A walk from a last-level table runs
+// without it (WalkCore).
+struct SmmuV3::WalkRecorder {
+  uint64_t walk_tag[3];     // WalkTag() of levels 2..4, as probed
+  uint8_t start_level = 0;  // where the walk started
+  uint8_t last_level = 0;   // level of the last entry read; 0: none
+  uint32_t start_perms = 0;  // the start's permissions, as walker bits
+  uint64_t table[5];
+  uint64_t entry_pa[5];
+  uint64_t entry[5];
+  [[gnu::always_inline]] void OnRead(const arch::LevelRead& r) {
+    const unsigned i = r.level - 1u;  // the walker's levels are 1..5
+    table[i] = r.table.value();
+    entry_pa[i] = r.entry_pa.value();
+    entry[i] = r.entry;
+    last_level = r.level;
+  }
+};
+
+namespace {
+
+// The format every walk from `c` uses (WalkArm64's Arm64Format(cfg, opts)).
+arch::Arm64Stage1Config Stage1Of(const CfgEntry& c) {
+  return arch::Arm64Stage1Config{.ttbr0 = c.ttb0, .ttbr1 = c.ttb1,
+                                 .epd0 = c.epd0, .epd1 = c.epd1,
+                                 .ha = c.ha, .hd = c.hd};
+}
+arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
   arch::WalkOptions opts;
-  opts.agent = agent_;
+  opts.agent = agent;
   opts.space = (va >> 63) == 0 ? c.space0 : c.space1;
   opts.max_phys_bits = c.oa_bits;
-  WalkRecorder rec;
-  arch::WalkResult w;
+  return opts;
+}
+
+}  // namespace
+
+// Inlined into its two callers (the translate miss and ATS). The walk is
+// the walker's always-inline loop (arch::internal::RunWalkWith, what
+// WalkArm64 runs), with the checks WalkArm64 makes before it done here.
+// Every return is a prvalue, so the result is built once, in the caller's
+// object (a copy of it would reload bytes just stored: store-forwarding
+// stalls).
+[[gnu::always_inline]] inline arch::WalkResult SmmuV3::WalkCore(
+    const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
+    WalkRecorder* rec) {
+  const uint64_t va = r.va.value();
+  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
+  const arch::Arm64Stage1Config s1 = Stage1Of(c);
+  const arch::WalkOptions opts = WalkOptionsOf(c, agent_, va);
   // 3.4.1: outside both TTB ranges, or EPDx = 1: a translation fault with no
   // walk (and no walk-cache lookup).
   const int half = arch::internal::Arm64Half(r.va);
-  if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) {
-    return arch::WalkArm64(mem_, s1, r.va, acc, opts);
+  if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) [[unlikely]] {
+    return WalkWithoutReads(mem_, s1, r.va, acc, opts);
   }
-  // Walk caches, deepest level first.
+  // Walk caches, deepest level first (one copy per level: constant shifts
+  // and cache addresses).
   arch::WalkStart start;
-  bool have_start = false;
-  for (uint8_t level = 2; level <= 4 && !have_start; ++level) {
-    SetAssocCache<WalkEntry>& wc = walk_[level - 2];
-    const uint64_t tag = WalkTag(c.asid, va, level);
-    res->latency += cache_lookup_cycles_;
+  sim::Cycles lat = *latency;
+  const auto probe = [&]<uint8_t kLevel>() {
+    SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
+    const uint64_t tag = WalkTag(c.asid, va, kLevel);
+    rec->walk_tag[kLevel - 2] = tag;
+    lat += cache_lookup_cycles_;
     if (const WalkEntry* e = wc.Find(wc.SetOf(tag ^ (tag >> 17)), tag)) {
-      walk_stats_[level - 2].hits->Inc();
+      walk_stats_[kLevel - 2].hits->Inc();
       start = arch::WalkStart{.table = PhysAddr(e->table),
-                              .level = static_cast<uint8_t>(level - 1),
-                              .cumulative = UnpackPerms(e->perms)};
-      have_start = true;
-    } else {
-      walk_stats_[level - 2].misses->Inc();
+                              .level = kLevel - 1,
+                              .cumulative = e->perms};
+      return true;
     }
+    walk_stats_[kLevel - 2].misses->Inc();
+    return false;
+  };
+  const bool have_start = probe.template operator()<2>() ||
+                          probe.template operator()<3>() ||
+                          probe.template operator()<4>();
+  *latency = lat;
+  const auto make_fmt = [&s1, &opts] { return arch::Arm64Format(s1, opts); };
+  if (!have_start) {
+    // WalkArm64's full walk: a table base above the OA size is an Address
+    // size fault at L0, before any read.
+    const PhysAddr base = half == 0 ? c.ttb0 : c.ttb1;
+    if ((base.value() & (make_fmt().oa_fault_mask() | BitMask(63, 50))) != 0)
+        [[unlikely]] {
+      return arch::WalkResult{.fault = arch::FaultKind::kAddressSize,
+                              .level = 4};
+    }
+    start = arch::WalkStart{.table = base.AlignDown(kPageSize4K), .level = 4,
+                            .cumulative = arch::Perms{}};
   }
-  if (have_start) {
-    rec.start_level = start.level;
-    w = arch::WalkArm64(mem_, s1, start, r.va, acc, opts, &rec);
-  } else {
-    w = arch::WalkArm64(mem_, s1, r.va, acc, opts, &rec);
+  rec->start_level = start.level;
+  if (start.level == 1) {
+    // A walk from a last-level table (an L2 walk-cache hit, the common
+    // miss) reads one entry per attempt, at a known address, and fills no
+    // walk cache: no observer needed.
+    rec->last_level = 1;
+    rec->entry_pa[0] = start.table.value() + ((va >> 9) & 0xff8);
+    return arch::internal::RunWalkWith(
+        mem_, make_fmt, start, r.va, acc, opts,
+        static_cast<arch::NullObserver*>(nullptr));
   }
+  rec->start_perms = arch::internal::PermBitsFast(start.cumulative);
+  return arch::internal::RunWalkWith(mem_, make_fmt, start, r.va, acc, opts,
+                                     rec);
+}
+
+[[gnu::always_inline]] inline void SmmuV3::AfterWalk(
+    const CfgEntry& c, const TransReq& r, const arch::WalkResult& w,
+    const WalkRecorder& rec, sim::Cycles* latency, PhysAddr* last_entry_pa) {
+  const uint64_t va = r.va.value();
   walk_reads_->Inc(w.reads);
-  res->latency += w.reads * sim_.cost().mem_read + w.ad_updates * sim_.cost().mem_write;
-  if (rec.n > 0) *last_entry_pa = PhysAddr(rec.reads[rec.n - 1].entry_pa);
-  // Every read but the last was a table descriptor: cache where it leads.
-  for (int i = 0; i + 1 < rec.n; ++i) {
-    const uint8_t level = rec.reads[i].level;
-    if (level < 2 || level > 4) continue;
-    SetAssocCache<WalkEntry>& wc = walk_[level - 2];
-    const uint64_t tag = WalkTag(c.asid, va, level);
-    const uint32_t set = wc.SetOf(tag ^ (tag >> 17));
-    bool evicted = false;
-    WalkEntry* slot = wc.Slot(set, tag, &evicted);
-    wc.BeginWrite(set);
-    *slot = WalkEntry{.tag = tag, .table = rec.reads[i + 1].table,
-                      .perms = rec.reads[i].perms, .asid = c.asid};
-    wc.EndWrite(set);
-    walk_stats_[level - 2].insertions->Inc();
-    if (evicted) walk_stats_[level - 2].evictions->Inc();
+  *latency += w.reads * mem_read_cycles_ + w.ad_updates * mem_write_cycles_;
+  const unsigned last = rec.last_level;
+  if (last == 0) return;  // nothing read (no fills, no TLB entry)
+  *last_entry_pa = PhysAddr(rec.entry_pa[last - 1]);
+  // Every entry read above the last was a table descriptor: cache, at its
+  // level, the table it leads to (the table the next level was read from).
+  // Those levels were all probed (and missed) before the walk, so their
+  // tags are known. One copy per level: constant offsets.
+  const unsigned first = rec.start_level;
+  // The permissions accumulated down to each filled level: the start's,
+  // narrowed by the table entries from the start down to it, exactly as
+  // the walker narrows them (and reports them to an observer).
+  uint64_t tables_and = ~0ull;
+  uint64_t tables_or = 0;
+  const auto fill = [&]<unsigned kLevel>() {
+    if (kLevel > first || kLevel <= last) return;
+    tables_and &= rec.entry[kLevel - 1];
+    tables_or |= rec.entry[kLevel - 1];
+    const uint32_t perms =
+        rec.start_perms &
+        arch::Arm64Format(Stage1Of(c), WalkOptionsOf(c, agent_, va))
+            .TablePerms(tables_and, tables_or);
+    SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
+    const uint64_t tag = rec.walk_tag[kLevel - 2];
+    const bool evicted =
+        wc.Fill(wc.SetOf(tag ^ (tag >> 17)), tag, [&](WalkEntry& e) {
+          e.table = rec.table[kLevel - 2];
+          e.perms = arch::internal::PermsOfFast(perms);
+          e.asid = c.asid;
+        });
+    walk_stats_[kLevel - 2].insertions->Inc();
+    if (evicted) walk_stats_[kLevel - 2].evictions->Inc();
+  };
+  if (first > last) {
+    fill.template operator()<4>();
+    fill.template operator()<3>();
+    fill.template operator()<2>();
   }
-  if (w.ok()) {
+  if (w.ok()) [[likely]] {
     const uint64_t tag = TlbTag(c.asid, va);
-    const uint32_t set = tlb_.SetOf(TlbHash(tag));
-    bool evicted = false;
-    TlbEntry* slot = tlb_.Slot(set, tag, &evicted);
-    tlb_.BeginWrite(set);
-    *slot = TlbEntry{.tag = tag, .pa = w.t.pa.value() & ~0xfffull,
-                     .ok = OkBits(w.t.perms), .leaf_level = w.t.leaf_level,
-                     .global = w.t.global, .asid = c.asid};
-    tlb_.EndWrite(set);
+    const bool evicted =
+        tlb_.Fill(tlb_.SetOf(TlbHash(tag)), tag, [&](TlbEntry& e) {
+          e.pa = w.t.pa.value() & ~0xfffull;
+          e.ok = OkBitsFast(w.t.perms);
+          e.leaf_level = w.t.leaf_level;
+          e.global = w.t.global;
+          e.asid = c.asid;
+        });
     tlb_stats_.insertions->Inc();
     if (evicted) tlb_stats_.evictions->Inc();
   }
-  return w;
 }
 
-TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r, TransResult res,
-                         pci::DmaCompletion* done) {
+[[gnu::always_inline]] inline TransResult SmmuV3::WalkMiss(
+    const CfgEntry& c, const TransReq& r, sim::Cycles latency,
+    pci::DmaCompletion* done) {
+  WalkRecorder rec;
+  const arch::WalkResult w = WalkCore(c, r, &latency, &rec);
+  PhysAddr last_entry;
+  AfterWalk(c, r, w, rec, &latency, &last_entry);
+  translate_cycles_->Inc(latency);
+  if (!w.ok()) [[unlikely]] {
+    return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault),
+                 last_entry, done);
+  }
+  // The TLB entry just filled holds OkBits(w.t.perms).
+  return TransResult{
+      .pa = w.t.pa,
+      .latency = latency,
+      .status = TransStatus::kTranslated,
+      .writable = (OkBitsFast(w.t.perms) & AccessBit(true, false, r.priv)) != 0};
+}
+
+TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
+                         sim::Cycles latency, pci::DmaCompletion* done) {
   const uint64_t va = r.va.value();
-  const uint8_t need = AccessBit(r.write, r.exec, r.priv);
   if (Canonical48(va)) {
+    const uint8_t need = AccessBit(r.write, r.exec, r.priv);
     const uint64_t tag = TlbTag(c.asid, va);
-    res.latency += cache_lookup_cycles_;
+    latency += cache_lookup_cycles_;
     const TlbEntry* e = tlb_.Find(tlb_.SetOf(TlbHash(tag)), tag);
     if (e != nullptr && (e->ok & need) != 0) {
       tlb_stats_.hits->Inc();
-      res.status = TransStatus::kTranslated;
-      res.pa = PhysAddr(e->pa | (va & 0xfff));
-      res.writable = (e->ok & AccessBit(true, false, r.priv)) != 0;
-      return res;
+      translate_cycles_->Inc(latency);
+      return TransResult{.pa = PhysAddr(e->pa | (va & 0xfff)),
+                         .latency = latency,
+                         .status = TransStatus::kTranslated,
+                         .writable = (e->ok & AccessBit(true, false, r.priv)) != 0};
     }
     tlb_stats_.misses->Inc();
   }
-  PhysAddr last_entry;
-  const arch::WalkResult w = WalkCore(c, r, &res, &last_entry);
-  if (!w.ok()) {
-    return Fault(&c, r, res, FaultEvent(w.fault), last_entry, done);
-  }
-  res.status = TransStatus::kTranslated;
-  res.pa = w.t.pa;
-  res.writable = (OkBits(w.t.perms) & AccessBit(true, false, r.priv)) != 0;
-  return res;
+  return WalkMiss(c, r, latency, done);
 }
 
-TransResult SmmuV3::Fault(const CfgEntry* c, const TransReq& r, TransResult res,
+TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r) {
+  // What LookupConfig() (a hit on `c`) and Walk() (a TLB miss) count.
+  cfg_stats_.hits->Inc();
+  tlb_stats_.misses->Inc();
+  return WalkMiss(c, r, 2 * cache_lookup_cycles_, nullptr);
+}
+
+[[gnu::noinline]] TransResult SmmuV3::Fault(const CfgEntry* c, const TransReq& r, TransResult res,
                           EventType type, PhysAddr fetch_addr,
                           pci::DmaCompletion* done) {
   res.fault = type;
@@ -502,8 +601,10 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
     out.priv = r.priv;
     return out;
   }
+  WalkRecorder rec;
+  const arch::WalkResult w = WalkCore(*c, r, &res.latency, &rec);
   PhysAddr last;
-  const arch::WalkResult w = WalkCore(*c, r, &res, &last);
+  AfterWalk(*c, r, w, rec, &res.latency, &last);
   translate_cycles_->Inc(res.latency);
   if (!w.ok()) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device

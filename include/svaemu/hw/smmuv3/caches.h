@@ -7,7 +7,10 @@
 // (odd while the set is being changed, even when stable). A reader that
 // wants seqlock semantics reads the sequence, the ways, and the sequence
 // again; invalidations bump the sequence of every set they touch. Tags are
-// one 64-bit word with a valid bit, so a torn entry never matches.
+// one 64-bit word with a valid bit, so a torn entry never matches; a fill
+// (Fill()) stores the other fields one by one and the tag last. A set's
+// sequence word sits next to its round-robin victim index (SetMeta), so a
+// fill touches one line of metadata.
 // Replacement is round-robin per set: deterministic, no hashing of host
 // pointers.
 //
@@ -24,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "svaemu/arch/walk.h"
 #include "svaemu/base/check.h"
 #include "svaemu/base/strong_types.h"
 #include "svaemu/sim/stats.h"
@@ -56,8 +60,7 @@ class SetAssocCache {
     ways_ = g.ways;
     set_mask_ = g.sets - 1;
     entries_.assign(size_t{g.sets} * g.ways, Entry{});
-    seq_.assign(g.sets, 0);
-    victim_.assign(g.sets, 0);
+    meta_.assign(g.sets, SetMeta{});
   }
   uint32_t ways() const { return ways_; }
   uint32_t sets() const { return set_mask_ + 1; }
@@ -69,33 +72,71 @@ class SetAssocCache {
   }
   Entry* SetBegin(uint32_t set) { return &entries_[size_t{set} * ways_]; }
 
-  // The way holding `tag` in `set`, or nullptr.
+  // The way holding `tag` in `set`, or nullptr. (4 ways, the default
+  // geometry of every cache, is unrolled.)
   Entry* Find(uint32_t set, uint64_t tag) {
     Entry* e = SetBegin(set);
+    if (ways_ == 4) [[likely]] {
+      if (e[0].tag == tag) return &e[0];
+      if (e[1].tag == tag) return &e[1];
+      if (e[2].tag == tag) return &e[2];
+      if (e[3].tag == tag) return &e[3];
+      return nullptr;
+    }
     for (uint32_t w = 0; w < ways_; ++w) {
       if (e[w].tag == tag) return &e[w];
     }
     return nullptr;
   }
 
-  // A slot for a new entry with `tag`: the way already holding it, else an
-  // invalid way, else the round-robin victim (*evicted = true).
+  // A slot for a new entry with `tag`: the way already holding it, else the
+  // first invalid way, else the round-robin victim (*evicted = true). One
+  // pass over the set, without branches on the tags.
   Entry* Slot(uint32_t set, uint64_t tag, bool* evicted) {
-    *evicted = false;
     Entry* e = SetBegin(set);
-    for (uint32_t w = 0; w < ways_; ++w) {
-      if (e[w].tag == tag) return &e[w];
+    constexpr uint32_t kNone = ~0u;
+    uint32_t match = kNone;
+    uint32_t free_way = kNone;
+    const auto way = [&](uint32_t w) {
+      const uint64_t t = e[w].tag;
+      match = t == tag ? w : match;
+      free_way = t == 0 ? w : free_way;
+    };
+    if (ways_ == 4) [[likely]] {
+      way(3), way(2), way(1), way(0);
+    } else {
+      for (uint32_t w = ways_; w-- > 0;) way(w);  // downwards: the first wins
     }
-    for (uint32_t w = 0; w < ways_; ++w) {
-      if (e[w].tag == 0) return &e[w];
+    if (match != kNone) {
+      *evicted = false;
+      return &e[match];
+    }
+    if (free_way != kNone) {
+      *evicted = false;
+      return &e[free_way];
     }
     *evicted = true;
-    const uint32_t w = victim_[set];
-    victim_[set] = static_cast<uint8_t>((w + 1) % ways_);
+    SetMeta& m = meta_[set];
+    const uint32_t w = m.victim;
+    m.victim = w + 1 == ways_ ? 0 : w + 1;
     return &e[w];
   }
-  void BeginWrite(uint32_t set) { ++seq_[set]; }
-  void EndWrite(uint32_t set) { ++seq_[set]; }
+  // Slot(), then, between BeginWrite/EndWrite, write(entry) for the
+  // fields other than the tag and the tag last (fields are stored one by
+  // one: copying a whole entry built on the stack would reload bytes just
+  // stored). True if a valid entry was evicted.
+  template <typename Write>
+  bool Fill(uint32_t set, uint64_t tag, Write write) {
+    bool evicted;
+    Entry* slot = Slot(set, tag, &evicted);
+    BeginWrite(set);
+    write(*slot);
+    slot->tag = tag;
+    EndWrite(set);
+    return evicted;
+  }
+  void BeginWrite(uint32_t set) { ++meta_[set].seq; }
+  void EndWrite(uint32_t set) { ++meta_[set].seq; }
 
   // Invalidates every valid entry for which pred(entry) holds; returns the
   // number invalidated.
@@ -124,14 +165,19 @@ class SetAssocCache {
     for (const Entry& e : entries_) n += e.tag != 0;
     return n;
   }
-  uint32_t sequence(uint32_t set) const { return seq_[set]; }
+  uint32_t sequence(uint32_t set) const { return meta_[set].seq; }
 
  private:
   uint32_t ways_ = 0;
   uint32_t set_mask_ = 0;
+  // Per set: the sequence word and the round-robin victim, side by side
+  // (a fill touches both).
+  struct SetMeta {
+    uint32_t seq = 0;
+    uint32_t victim = 0;
+  };
   std::vector<Entry> entries_;
-  std::vector<uint32_t> seq_;
-  std::vector<uint8_t> victim_;
+  std::vector<SetMeta> meta_;
 };
 
 // Access kinds a cached translation allows with nothing else to do (no
@@ -207,7 +253,7 @@ constexpr bool Canonical48(uint64_t va) {
 struct WalkEntry {
   uint64_t tag = 0;  // WalkTag(); 0 = invalid
   uint64_t table = 0;
-  uint8_t perms = 0;  // bit 0 write, 1 user, 2 exec_user, 3 exec_priv
+  arch::Perms perms;  // accumulated down to (and including) this entry
   uint16_t asid = 0;
 };
 constexpr unsigned WalkShift(uint8_t level) { return 12 + 9 * (level - 1); }

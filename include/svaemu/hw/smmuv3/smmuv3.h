@@ -221,6 +221,12 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   enum class QWrite { kOk, kFull, kAbort };
 
   TransResult TranslateSlow(const TransReq& r, pci::DmaCompletion* done);
+  // The fast path's miss: `c` (the last used configuration entry) matched
+  // and is kTranslate, the VA is canonical, and the TLB missed. Counts and
+  // charges exactly what TranslateSlow() would, without repeating the
+  // configuration and TLB lookups.
+  [[gnu::noinline]] TransResult TranslateTlbMiss(const CfgEntry& c,
+                                                 const TransReq& r);
   // Resolves the configuration of a request (cache or fetch). On a
   // configuration error records the event and returns nullptr with
   // *fault set.
@@ -232,11 +238,26 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
                               bool record);
   const CfgEntry* ConfigError(const TransReq& r, TransResult* res,
                               EventType type, PhysAddr fetch, bool record);
-  // TLB, walk caches and the walk; fills the caches. No fault handling.
+  // What a walk read, by level (translate.cc).
+  struct WalkRecorder;
+  // Walk caches and the walk (the latency of the walk-cache lookups is
+  // added to *latency). Returns the walker's result as a prvalue, so that
+  // it is built in the caller's object; AfterWalk() does the rest.
   arch::WalkResult WalkCore(const CfgEntry& c, const TransReq& r,
-                            TransResult* res, PhysAddr* last_entry_pa);
-  TransResult Walk(const CfgEntry& c, const TransReq& r, TransResult res,
+                            sim::Cycles* latency, WalkRecorder* rec);
+  // Counts and charges the walk's reads and A/D updates, fills the walk
+  // caches and (on success) the TLB, and names the last entry read (for
+  // F_WALK_EABT). No fault handling.
+  void AfterWalk(const CfgEntry& c, const TransReq& r,
+                 const arch::WalkResult& w, const WalkRecorder& rec,
+                 sim::Cycles* latency, PhysAddr* last_entry_pa);
+  // TLB lookup (canonical VAs), then WalkMiss().
+  TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
+  // After a TLB miss: WalkCore(), then the translation or the fault. Adds
+  // the total latency to "translate.cycles".
+  TransResult WalkMiss(const CfgEntry& c, const TransReq& r,
+                       sim::Cycles latency, pci::DmaCompletion* done);
   TransResult Fault(const CfgEntry* c, const TransReq& r, TransResult res,
                     EventType type, PhysAddr fetch_addr,
                     pci::DmaCompletion* done);
@@ -281,6 +302,8 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   Agent agent_;
 
   sim::Cycles cache_lookup_cycles_;
+  sim::Cycles mem_read_cycles_;   // sim.cost().mem_read (fixed at construction)
+  sim::Cycles mem_write_cycles_;  // sim.cost().mem_write
   std::array<uint64_t, kRegisterTable.size()> regs_{};
   bool enabled_ = false;  // CR0.SMMUEN (checked by the fast path)
   bool cmdq_error_ = false;
@@ -342,6 +365,7 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
                            .writable = (e->ok & AccessBit(true, false, r.priv)) != 0};
       }
     }
+    return TranslateTlbMiss(*c, r);
   }
   return TranslateSlow(r, nullptr);
 }
