@@ -226,14 +226,10 @@ void PageTableBuilder::CollectTables(PhysAddr table, uint8_t level,
 
 absl::Status PageTableBuilder::Map(VirtAddr va, PhysAddr pa, uint64_t size,
                                    uint64_t page_size, const MapAttrs& attrs) {
-  uint8_t level;
-  switch (page_size) {
-    case kPageSize4K: level = 1; break;
-    case kPageSize2M: level = 2; break;
-    case kPageSize1G: level = 3; break;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("page size ", Hex(page_size), " is not 4K, 2M or 1G"));
+  const uint8_t level = LeafLevelOf(page_size);
+  if (level == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page size ", Hex(page_size), " is not 4K, 2M or 1G"));
   }
   if (absl::Status s = CheckRange(va, size, page_size); !s.ok()) return s;
   if (!pa.IsAligned(page_size)) {

@@ -1,6 +1,7 @@
 #include "svaemu/kernel/kernel_space.h"
 
 #include "absl/strings/str_cat.h"
+#include "svaemu/arch/x86_64.h"
 #include "svaemu/base/bits.h"
 #include "svaemu/kernel/pt_free.h"
 #include "svaemu/mem/frame_allocator.h"
@@ -22,9 +23,6 @@ arch::MapAttrs KernelDataAttrs() {
 }
 
 bool IsX86(arch::PtFormat f) { return f != arch::PtFormat::kArm64_4K48; }
-
-// Bytes translated by one entry at `level` (1 = last-level table).
-uint64_t EntrySpan(uint8_t level) { return 1ull << (12 + 9 * (level - 1)); }
 
 }  // namespace
 
@@ -82,7 +80,7 @@ absl::Status KernelSpace::PreallocateKernelHalf() {
   // referencing a table): P(0) R/W(1) A(5) plus the table address; U/S is
   // clear, as in Linux's _KERNPG_TABLE (which also sets the ignored D bit).
   const uint8_t top = builder_.top_level();
-  const uint64_t span = EntrySpan(top);
+  const uint64_t span = arch::EntryCoverage(top);
   for (uint64_t index = 256; index < 512; ++index) {
     const VirtAddr va(SignExtend(index * span, 12 + 9 * top - 1));
     absl::StatusOr<PhysAddr> t = alloc_.AllocatePageTable(
@@ -92,7 +90,10 @@ absl::Status KernelSpace::PreallocateKernelHalf() {
          .flags = mem::kFrameShared},
         "preallocate_kernel_pgd");
     if (!t.ok()) return t.status();
-    const uint64_t entry = t->value() | 0x63;  // P | R/W | A | D
+    using arch::X86Entry;
+    const uint64_t entry = t->value() | (1ull << X86Entry::kP) |
+                           (1ull << X86Entry::kRw) | (1ull << X86Entry::kA) |
+                           (1ull << X86Entry::kD);
     alloc_.mem().Write64(builder_.root() + index * 8, entry,
                          mem::Access::Cpu(Purpose::kPageTableUpdate));
   }
@@ -156,13 +157,9 @@ absl::Status KernelSpace::Vfree(VirtAddr va) {
 
 absl::StatusOr<VirtAddr> KernelSpace::VmapHuge(PhysAddr pa, uint64_t size,
                                                uint64_t page_size) {
-  uint8_t level;
-  switch (page_size) {
-    case kPageSize4K: level = 1; break;
-    case kPageSize2M: level = 2; break;
-    case kPageSize1G: level = 3; break;
-    default:
-      return absl::InvalidArgumentError("vmap page size must be 4K, 2M or 1G");
+  const uint8_t level = arch::LeafLevelOf(page_size);
+  if (level == 0) {
+    return absl::InvalidArgumentError("vmap page size must be 4K, 2M or 1G");
   }
   if (size == 0 || !pa.IsAligned(page_size) || size % page_size != 0) {
     return absl::InvalidArgumentError(

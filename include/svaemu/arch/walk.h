@@ -171,6 +171,14 @@ struct NullObserver {
 constexpr uint64_t EntryCoverage(uint8_t level) {
   return 1ull << (12 + 9 * (level - 1));
 }
+// The level whose leaves map `page_size` bytes (4 KiB -> 1, 2 MiB -> 2,
+// 1 GiB -> 3), or 0 for a size no leaf maps.
+constexpr uint8_t LeafLevelOf(uint64_t page_size) {
+  for (uint8_t level = 1; level <= 3; ++level) {
+    if (EntryCoverage(level) == page_size) return level;
+  }
+  return 0;
+}
 constexpr uint64_t TableCoverage(uint8_t level) {
   const unsigned shift = 12 + 9 * level;
   return shift >= 64 ? 0 : (1ull << shift);  // 0: the whole 64-bit space
