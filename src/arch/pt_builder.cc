@@ -104,7 +104,7 @@ uint64_t PageTableBuilder::Releveled(uint64_t e, uint8_t from, uint8_t to,
 }
 
 bool PageTableBuilder::Canonical(VirtAddr va) const {
-  return arm() ? internal::Arm64Half(va) >= 0
+  return arm() ? Arm64Half(va) >= 0
                : X86Canonical(va, top_level());
 }
 

@@ -1,6 +1,8 @@
 // IOTLB and paging-structure caches: hit, miss, eviction, invalidation,
 // and PASID-based invalidation with IH=0 versus IH=1.
 #include "gtest/gtest.h"
+#include "svaemu/hw/vtd/cache.h"
+#include "svaemu/sim/stats.h"
 #include "vtd/vtd_testutil.h"
 
 namespace svaemu::hw::vtd {
@@ -11,6 +13,36 @@ using testing::kPasid;
 using testing::VtdMachine;
 
 constexpr uint8_t kRw = kernel::kProtRead | kernel::kProtWrite;
+
+// The PASID cache's one-line memo (SetAssocCache::ProbeMemo) answers as
+// Probe() does, and forgets its line when the line is invalidated or
+// evicted, so a stale PASID entry is never used after its invalidation.
+TEST(VtdSetAssocCache, ProbeMemoForgetsInvalidatedAndEvictedLines) {
+  sim::Stats stats;
+  SetAssocCache<int> c;
+  c.Init({.entries = 2, .ways = 2}, stats, "t", 1);
+  c.Insert(0x11, 0, 1);
+  c.Insert(0x21, 0, 2);
+  ASSERT_NE(c.ProbeMemo(0x11, 0), nullptr);
+  EXPECT_EQ(*c.ProbeMemo(0x11, 0), 1);
+  EXPECT_EQ(c.ProbeMemo(0x11, 7), nullptr) << "the owner is part of the key";
+  EXPECT_EQ(*c.ProbeMemo(0x21, 0), 2);
+  // Invalidate the memoised line.
+  c.InvalidateIf([](uint64_t tag, uint64_t, const int&) { return tag == 0x21; });
+  EXPECT_EQ(c.ProbeMemo(0x21, 0), nullptr);
+  EXPECT_EQ(*c.ProbeMemo(0x11, 0), 1);
+  // 0x11 is memoised and most recently used; two fills evict it.
+  c.Insert(0x31, 0, 3);
+  c.Insert(0x41, 0, 4);
+  EXPECT_EQ(c.ProbeMemo(0x11, 0), nullptr);
+  EXPECT_EQ(c.Probe(0x11, 0), nullptr);
+  // A refill of a memoised tag in place keeps answering with the new data.
+  EXPECT_EQ(*c.ProbeMemo(0x41, 0), 4);
+  c.Insert(0x41, 0, 5);
+  EXPECT_EQ(*c.ProbeMemo(0x41, 0), 5);
+  c.InvalidateAll();
+  EXPECT_EQ(c.ProbeMemo(0x41, 0), nullptr);
+}
 
 TEST(VtdIotlb, SmallIotlbEvictsByLruAndCountsIt) {
   // 2 lines, 2 ways, 1 set: the third page evicts the least recently used.

@@ -108,6 +108,12 @@ TEST(VtdFirstStage, HugePagesUseTheirOwnIotlbArrays) {
   VirtAddr v2m = *ks.VmapHuge(p2m, kPageSize2M, kPageSize2M);
   PhysAddr p1g = *m.alloc.AllocateContiguous(512 * 512, kPageSize1G, mem::FrameUse::kData, "t");
   VirtAddr v1g = *ks.VmapHuge(p1g, kPageSize1G, kPageSize1G);
+  // Until the PASID has a large leaf cached, a miss probes only the 4 KiB
+  // array (one IOTLB miss); afterwards all three arrays (three misses).
+  VirtAddr small = *ks.Vmalloc(2 * 4096);
+  uint64_t misses = m.Stat("iotlb.misses");
+  ASSERT_TRUE(m.Dma(small.value(), false, true).ok);
+  EXPECT_EQ(m.Stat("iotlb.misses"), misses + 1);
   VtdResult r = m.Dma(v2m.value() + 0x12345, false, true);
   ASSERT_TRUE(r.ok) << FaultReasonName(r.fault);
   EXPECT_EQ(r.pa, p2m + 0x12345);
@@ -120,6 +126,9 @@ TEST(VtdFirstStage, HugePagesUseTheirOwnIotlbArrays) {
   EXPECT_TRUE(m.Dma(v2m.value() + 0x1fff00, false, true).ok);
   EXPECT_TRUE(m.Dma(v1g.value() + 0x3fff0000, false, true).ok);
   EXPECT_EQ(m.Stat("walks"), walks) << "both served by the 2 MiB / 1 GiB arrays";
+  misses = m.Stat("iotlb.misses");
+  ASSERT_TRUE(m.Dma(small.value() + 4096, false, true).ok);
+  EXPECT_EQ(m.Stat("iotlb.misses"), misses + 3);
 }
 
 TEST(VtdFirstStage, FiveLevelPasidWalksFiveLevels) {

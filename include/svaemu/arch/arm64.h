@@ -34,6 +34,7 @@
 #include <cstdint>
 
 #include "svaemu/arch/walk.h"
+#include "svaemu/arch/walker.h"
 #include "svaemu/base/bits.h"
 
 namespace svaemu::arch {
@@ -148,6 +149,8 @@ struct Arm64Stage1Config {
 // The format descriptor for internal::RunWalk.
 class Arm64Format {
  public:
+  // Default configuration and options (a placeholder to assign over).
+  Arm64Format() : Arm64Format(Arm64Stage1Config{}, WalkOptions{}) {}
   Arm64Format(const Arm64Stage1Config& cfg, const WalkOptions& opts)
       : ha_(cfg.ha), hd_(cfg.ha && cfg.hd) {
     const unsigned oa = opts.max_phys_bits < Arm64Desc::kOaBits
@@ -310,12 +313,20 @@ class Arm64Format {
   uint64_t oa_fault_mask_ = 0;
 };
 
-namespace internal {
+// The arm64 stage-1 walker prepared for one configuration and options.
+using Arm64Walker = PreparedWalker<Arm64Format>;
+inline Arm64Walker MakeArm64Walker(const Arm64Stage1Config& cfg,
+                                   const WalkOptions& opts) {
+  return Arm64Walker(Arm64Format(cfg, opts));
+}
+
 // D8.2 TTBR selection: 0 for VA[63:48] == 0, 1 for 0xffff, -1 otherwise.
 constexpr int Arm64Half(VirtAddr va) {
   const uint64_t top = va.value() >> 48;
   return top == 0 ? 0 : (top == 0xffff ? 1 : -1);
 }
+
+namespace internal {
 // Translation fault for a VA between the halves, or EPDn for its half:
 // reported at L0 (generic level 4) before any read.
 inline bool Arm64PreWalkFault(const Arm64Stage1Config& cfg, VirtAddr va,
@@ -342,7 +353,7 @@ WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
   WalkResult r;
   if (internal::Arm64PreWalkFault(cfg, va, &r)) [[unlikely]] return r;
   const Arm64Format fmt(cfg, opts);
-  const PhysAddr base = internal::Arm64Half(va) == 0 ? cfg.ttbr0 : cfg.ttbr1;
+  const PhysAddr base = Arm64Half(va) == 0 ? cfg.ttbr0 : cfg.ttbr1;
   if ((base.value() & (fmt.oa_fault_mask() | BitMask(63, 50))) != 0)
       [[unlikely]] {
     r.fault = FaultKind::kAddressSize;

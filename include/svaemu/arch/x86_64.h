@@ -33,6 +33,7 @@
 #include <cstdint>
 
 #include "svaemu/arch/walk.h"
+#include "svaemu/arch/walker.h"
 #include "svaemu/base/bits.h"
 
 namespace svaemu::arch {
@@ -133,6 +134,8 @@ constexpr bool X86Canonical(VirtAddr va, uint8_t levels) {
 // The format descriptor for internal::RunWalk.
 class X86Format {
  public:
+  // 4-level, default options (a placeholder to assign over).
+  X86Format() : X86Format(X86PagingMode{}, WalkOptions{}) {}
   X86Format(const X86PagingMode& mode, const WalkOptions& opts)
       : levels_(mode.levels == 5 ? 5 : 4),
         nxe_(opts.nxe),
@@ -320,6 +323,13 @@ class X86Format {
   uint64_t a_ = 0;   // A if set_accessed, D if set_dirty
   uint64_t d_ = 0;
 };
+
+// The x86-64 walker prepared for one paging mode and set of options.
+using X86Walker = PreparedWalker<X86Format>;
+inline X86Walker MakeX86Walker(const X86PagingMode& mode,
+                               const WalkOptions& opts) {
+  return X86Walker(X86Format(mode, opts));
+}
 
 // Walks from a table at any level (a paging-structure cache hit). The
 // canonical check applies; start.level above the mode's top level faults

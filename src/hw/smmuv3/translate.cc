@@ -38,11 +38,11 @@ constexpr uint8_t OkBits(const arch::Perms& p) {
 // result instead of six tests).
 constexpr std::array<uint8_t, 16> kOkBitsOf = [] {
   std::array<uint8_t, 16> t{};
-  for (uint32_t b = 0; b < 16; ++b) t[b] = OkBits(arch::internal::PermsOf(b));
+  for (uint32_t b = 0; b < 16; ++b) t[b] = OkBits(arch::PermsOfIndex(b));
   return t;
 }();
 inline uint8_t OkBitsFast(const arch::Perms& p) {
-  return kOkBitsOf[arch::internal::PermBitsFast(p)];
+  return kOkBitsOf[arch::PermsIndex(p)];
 }
 
 EventType FaultEvent(arch::FaultKind k) {
@@ -55,6 +55,21 @@ EventType FaultEvent(arch::FaultKind k) {
     // reserved descriptor: F_TRANSLATION.
     default: return EventType::kFTranslation;
   }
+}
+
+// The configuration and options `c`'s walker was built from
+// (WalkArm64's), for the walks that fault before any read.
+arch::Arm64Stage1Config Stage1Of(const CfgEntry& c) {
+  return arch::Arm64Stage1Config{.ttbr0 = c.ttb0, .ttbr1 = c.ttb1,
+                                 .epd0 = c.epd0, .epd1 = c.epd1,
+                                 .ha = c.ha, .hd = c.hd};
+}
+arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
+  arch::WalkOptions opts;
+  opts.agent = agent;
+  opts.space = (va >> 63) == 0 ? c.space0 : c.space1;
+  opts.max_phys_bits = c.oa_bits;
+  return opts;
 }
 
 }  // namespace
@@ -259,6 +274,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
       // to when the CD was fetched; every walk from this entry uses it.
       e.space0 = mem_.Meta(e.ttb0).space;
       e.space1 = mem_.Meta(e.ttb1).space;
+      e.walker = arch::MakeArm64Walker(Stage1Of(e), WalkOptionsOf(e, agent_, 0));
     }
   }
   const uint32_t set = cfg_.SetOf(CfgHash(e.tag));
@@ -298,7 +314,7 @@ struct SmmuV3::WalkRecorder {
   uint64_t walk_tag[3];     // WalkTag() of levels 2..4, as probed
   uint8_t start_level = 0;  // where the walk started
   uint8_t last_level = 0;   // level of the last entry read; 0: none
-  uint32_t start_perms = 0;  // the start's permissions, as walker bits
+  arch::Perms start_perms;   // the start's permissions
   uint64_t table[5];
   uint64_t entry_pa[5];
   uint64_t entry[5];
@@ -311,27 +327,10 @@ struct SmmuV3::WalkRecorder {
   }
 };
 
-namespace {
-
-// The format every walk from `c` uses (WalkArm64's Arm64Format(cfg, opts)).
-arch::Arm64Stage1Config Stage1Of(const CfgEntry& c) {
-  return arch::Arm64Stage1Config{.ttbr0 = c.ttb0, .ttbr1 = c.ttb1,
-                                 .epd0 = c.epd0, .epd1 = c.epd1,
-                                 .ha = c.ha, .hd = c.hd};
-}
-arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
-  arch::WalkOptions opts;
-  opts.agent = agent;
-  opts.space = (va >> 63) == 0 ? c.space0 : c.space1;
-  opts.max_phys_bits = c.oa_bits;
-  return opts;
-}
-
-}  // namespace
 
 // Inlined into its two callers (the translate miss and ATS). The walk is
-// the walker's always-inline loop (arch::internal::RunWalkWith, what
-// WalkArm64 runs), with the checks WalkArm64 makes before it done here.
+// the CD's prepared walker (arch/walker.h: the loop WalkArm64 runs), with
+// the checks WalkArm64 makes before it done here.
 // Every return is a prvalue, so the result is built once, in the caller's
 // object (a copy of it would reload bytes just stored: store-forwarding
 // stalls).
@@ -340,14 +339,14 @@ arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
     WalkRecorder* rec) {
   const uint64_t va = r.va.value();
   const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
-  const arch::Arm64Stage1Config s1 = Stage1Of(c);
-  const arch::WalkOptions opts = WalkOptionsOf(c, agent_, va);
   // 3.4.1: outside both TTB ranges, or EPDx = 1: a translation fault with no
   // walk (and no walk-cache lookup).
-  const int half = arch::internal::Arm64Half(r.va);
+  const int half = arch::Arm64Half(r.va);
   if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) [[unlikely]] {
-    return WalkWithoutReads(mem_, s1, r.va, acc, opts);
+    return WalkWithoutReads(mem_, Stage1Of(c), r.va, acc,
+                            WalkOptionsOf(c, agent_, va));
   }
+  const SpaceId space = half == 0 ? c.space0 : c.space1;
   // Walk caches, deepest level first (one copy per level: constant shifts
   // and cache addresses).
   arch::WalkStart start;
@@ -371,12 +370,11 @@ arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
                           probe.template operator()<3>() ||
                           probe.template operator()<4>();
   *latency = lat;
-  const auto make_fmt = [&s1, &opts] { return arch::Arm64Format(s1, opts); };
   if (!have_start) {
     // WalkArm64's full walk: a table base above the OA size is an Address
     // size fault at L0, before any read.
     const PhysAddr base = half == 0 ? c.ttb0 : c.ttb1;
-    if ((base.value() & (make_fmt().oa_fault_mask() | BitMask(63, 50))) != 0)
+    if ((base.value() & (c.walker.format().oa_fault_mask() | BitMask(63, 50))) != 0)
         [[unlikely]] {
       return arch::WalkResult{.fault = arch::FaultKind::kAddressSize,
                               .level = 4};
@@ -391,13 +389,10 @@ arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
     // walk cache: no observer needed.
     rec->last_level = 1;
     rec->entry_pa[0] = start.table.value() + ((va >> 9) & 0xff8);
-    return arch::internal::RunWalkWith(
-        mem_, make_fmt, start, r.va, acc, opts,
-        static_cast<arch::NullObserver*>(nullptr));
+    return c.walker.Walk(mem_, start, r.va, acc, agent_, space);
   }
-  rec->start_perms = arch::internal::PermBitsFast(start.cumulative);
-  return arch::internal::RunWalkWith(mem_, make_fmt, start, r.va, acc, opts,
-                                     rec);
+  rec->start_perms = start.cumulative;
+  return c.walker.Walk(mem_, start, r.va, acc, agent_, space, rec);
 }
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
@@ -423,16 +418,14 @@ arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
     if (kLevel > first || kLevel <= last) return;
     tables_and &= rec.entry[kLevel - 1];
     tables_or |= rec.entry[kLevel - 1];
-    const uint32_t perms =
-        rec.start_perms &
-        arch::Arm64Format(Stage1Of(c), WalkOptionsOf(c, agent_, va))
-            .TablePerms(tables_and, tables_or);
+    const arch::Perms perms =
+        c.walker.Narrow(rec.start_perms, tables_and, tables_or);
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
     const uint64_t tag = rec.walk_tag[kLevel - 2];
     const bool evicted =
         wc.Fill(wc.SetOf(tag ^ (tag >> 17)), tag, [&](WalkEntry& e) {
           e.table = rec.table[kLevel - 2];
-          e.perms = arch::internal::PermsOfFast(perms);
+          e.perms = perms;
           e.asid = c.asid;
         });
     walk_stats_[kLevel - 2].insertions->Inc();

@@ -15,16 +15,15 @@ namespace {
 // filled with the non-leaf ones (6.2.4.2): by level, since a walk reads one
 // entry per level from its start down. A restarted walk (A/D race) starts
 // over at the start level and overwrites; `low` is the last level read, so
-// the fill is levels (low, start]. Only what the fill needs is kept, so
-// that the inlined walk stores two words per level.
+// the fill is levels (low, start]. Only the entries are kept (each fill's
+// rights are recomputed from them, PreparedWalker::Narrow), so the inlined
+// walk stores one word per level.
 struct PscFillObserver {
   explicit PscFillObserver(uint8_t start_level) : low(start_level) {}
   uint8_t low;  // the start level until a read: no fill
   uint64_t entry[5];
-  arch::Perms cum[5];
-  void OnRead(const arch::LevelRead& r) {
+  [[gnu::always_inline]] void OnRead(const arch::LevelRead& r) {
     entry[r.level - 1] = r.entry;
-    cum[r.level - 1] = r.cumulative;
     low = r.level;
   }
 };
@@ -88,13 +87,13 @@ const Vtd::ContextData* Vtd::FetchContext(uint16_t sid, uint32_t* cycles,
 }
 
 // 3.4.3 / 9.5 / 9.6: PASID directory entry, then the PASID table entry.
-const Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
+Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
                                       bool has_pasid, uint32_t pasid_in,
                                       uint32_t* cycles, FaultReason* fault,
                                       bool* fpd) {
   const uint64_t tag = PasidTag(sid, has_pasid, pasid_in);
   *cycles += static_cast<uint32_t>(sim_.cost().cache_lookup);
-  if (const PasidData* p = pasid_cache_.Lookup(tag, 0)) return p;
+  if (PasidData* p = pasid_cache_.Lookup(tag, 0)) return p;
   const uint32_t pasid = has_pasid ? pasid_in : ce.rid_pasid;
   if (has_pasid && !ce.paside) { *fault = FaultReason::kContextPasidDisabled; return nullptr; }
   if ((pasid >> 6) >= ce.dir_entries() || (pasid >> config_.pasid_bits) != 0) {
@@ -150,6 +149,12 @@ const Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   d.deny = static_cast<uint8_t>((pe.sre ? 0 : kNeedPriv) |
                                 ((pe.ere || !config_.execute_requests) ? 0 : kNeedExec) |
                                 (fs ? 0 : kAlways));
+  d.large = false;
+  arch::WalkOptions opts;
+  opts.write_protect = pe.wpe;  // 3.6.1 WPE
+  opts.nxe = true;              // first-stage XD always applies
+  opts.max_phys_bits = config_.haw;
+  d.walker = arch::MakeX86Walker({.levels = d.levels}, opts);
   return pasid_cache_.Insert(tag, 0, d);
 }
 
@@ -192,12 +197,12 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   if (ats && !ctx->ce.dte) {
     return Fault(req, FaultReason::kContextDteClear, fpd || ctx->ce.fpd, cycles, true);  // SCT.5
   }
-  const PasidData* pc = FetchPasid(req.sid, ctx->ce, req.has_pasid, req.pasid, &cycles, &fr, &fpd);
+  PasidData* pc = FetchPasid(req.sid, ctx->ce, req.has_pasid, req.pasid, &cycles, &fr, &fpd);
   if (pc == nullptr) return Fault(req, fr, fpd || ctx->ce.fpd, cycles, true);
   return FirstStage(req, *ctx, *pc, cycles, ats, /*probed_4k=*/false, nullptr);
 }
 
-VtdResult Vtd::TranslateMiss(const VtdRequest& req, const PasidData* pc, IotlbData* e4k) {
+VtdResult Vtd::TranslateMiss(const VtdRequest& req, PasidData* pc, IotlbData* e4k) {
   // The context lookup TranslateSlow would do first. A context-cache miss
   // (invalidated while the PASID entry stayed cached) takes the general
   // path; a probe that misses changes nothing, and probing the PASID cache
@@ -212,10 +217,10 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& req, const PasidData* pc, IotlbDa
 }
 
 VtdResult Vtd::FirstStage(const VtdRequest& req, const ContextData& ctx_data,
-                          const PasidData& pc_data, uint32_t cycles, bool ats,
+                          PasidData& pc_data, uint32_t cycles, bool ats,
                           bool probed_4k, IotlbData* e4k) {
   const ContextData* ctx = &ctx_data;
-  const PasidData* pc = &pc_data;
+  PasidData* pc = &pc_data;
   VtdResult res;
   bool fpd = pc->fpd;
   VtdRequest r = req;
@@ -239,7 +244,8 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, const ContextData& ctx_data,
 
   // IOTLB: 4 KiB, 2 MiB, 1 GiB arrays (6.2.3). A hit whose cached rights
   // do not allow the access (or a write to a clean page) walks again; the
-  // arrays after it are not probed.
+  // arrays after it are not probed. The large-page arrays are probed only
+  // if this PASID put a large leaf there (PasidData::large).
   const uint32_t lookup = static_cast<uint32_t>(sim_.cost().cache_lookup);
   IotlbData* e;
   cycles += lookup;
@@ -249,7 +255,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, const ContextData& ctx_data,
   } else {
     e = iotlb_[0].Lookup(PageTag(r.addr, kIotlbShift[0]), owner);
   }
-  if (e == nullptr) {
+  if (e == nullptr && pc->large) {
     cycles += lookup;
     e = iotlb_[1].Lookup(PageTag(r.addr, kIotlbShift[1]), owner);
     if (e == nullptr) {
@@ -266,56 +272,51 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, const ContextData& ctx_data,
     translate_cycles_->Inc(cycles);
     return res;
   }
+  walks_->Inc();
+  // SGN.1: a non-canonical address faults before any cache or table is
+  // used.
+  if (!arch::X86Canonical(va, pc->levels)) [[unlikely]] {
+    return Fault(req, FaultReason::kNonCanonical, fpd, cycles, !ats);
+  }
 
   // Paging-structure caches (6.2.4.2): the deepest hit gives the walk's
-  // starting table and the rights accumulated above it. Kept as scalars
-  // until the walk, so that no partially written WalkStart is reloaded.
-  uint64_t start_table = pc->fsptptr.value() & BitMask(63, 12);
-  uint8_t start_level = pc->levels;
-  arch::Perms start_cum{};
-  if (arch::X86Canonical(va, pc->levels)) {
-    for (uint8_t level = 2; level <= pc->levels; ++level) {  // PDE = level 2
-      cycles += lookup;
-      const unsigned cov = 12 + 9 * (level - 1);
-      if (const PscData* p = psc_[level - 2].Lookup(PageTag(r.addr, cov), owner)) {
-        start_table = p->next.value();
-        start_level = static_cast<uint8_t>(level - 1);
-        start_cum = p->cum;
-        break;
-      }
+  // starting table and the rights accumulated above it.
+  arch::WalkStart start{.table = PhysAddr(pc->fsptptr.value() & BitMask(63, 12)),
+                        .level = pc->levels, .cumulative = arch::Perms{}};
+  for (uint8_t level = 2; level <= pc->levels; ++level) {  // PDE = level 2
+    cycles += lookup;
+    const unsigned cov = 12 + 9 * (level - 1);
+    if (const PscData* p = psc_[level - 2].Lookup(PageTag(r.addr, cov), owner)) {
+      start = arch::WalkStart{.table = p->next, .level = static_cast<uint8_t>(level - 1),
+                              .cumulative = p->cum};
+      break;
     }
   }
-  const arch::WalkStart start{.table = PhysAddr(start_table), .level = start_level,
-                              .cumulative = start_cum};
 
-  arch::WalkOptions opts;
-  opts.agent = Agent::Iommu(config_.unit);
-  opts.space = pc->space;
-  opts.write_protect = pc->wpe;  // 3.6.1 WPE
-  opts.nxe = true;               // first-stage XD always applies
-  opts.max_phys_bits = config_.haw;
-  arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
-  walks_->Inc();
-  const arch::X86PagingMode mode{.levels = pc->levels};
-  const uint8_t pasid_levels = pc->levels;
+  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
+  const Agent agent = Agent::Iommu(config_.unit);
   arch::WalkResult w;
   if (start.level == 1) {
     // A walk from a PT reads only the leaf: nothing to fill.
-    w = arch::WalkX86(mem_, start, mode, va, acc, opts);
+    w = pc->walker.Walk(mem_, start, va, acc, agent, pc->space);
   } else {
     PscFillObserver obs(start.level);
-    w = arch::WalkX86(mem_, start, mode, va, acc, opts, &obs);
+    w = pc->walker.Walk(mem_, start, va, acc, agent, pc->space, &obs);
     // Fill the paging-structure caches with the table entries the walk
-    // used (every read but the last). On a faulting walk, only if
-    // configured.
+    // used (every read but the last), each with the rights accumulated
+    // down to it. On a faulting walk, only if configured.
     if (w.ok() || config_.fill_psc_on_fault) {
+      uint64_t tables_and = ~0ull;
+      uint64_t tables_or = 0;
       for (unsigned level = start.level; level > obs.low; --level) {
-        if (level < 2 || level > pasid_levels) continue;
+        const uint64_t entry = obs.entry[level - 1];
+        tables_and &= entry;
+        tables_or |= entry;
         const unsigned cov = 12 + 9 * (level - 1);
         psc_[level - 2].Insert(
             PageTag(r.addr, cov), owner,
-            PscData{.next = PhysAddr(obs.entry[level - 1] & BitMask(config_.haw - 1, 12)),
-                    .cum = obs.cum[level - 1]});
+            PscData{.next = PhysAddr(entry & BitMask(config_.haw - 1, 12)),
+                    .cum = pc->walker.Narrow(start.cumulative, tables_and, tables_or)});
       }
     }
   }
@@ -332,6 +333,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, const ContextData& ctx_data,
   // cannot serve a write from the cache.
   const arch::Translation& t = w.t;
   const int arr = t.page_shift == 30 ? 2 : (t.page_shift == 21 ? 1 : 0);
+  if (arr != 0) pc->large = true;
   const bool dirty = Bit(t.leaf_entry, arch::X86Entry::kD);
   IotlbData leaf{};
   leaf.pa_page = t.pa.value() & ~((1ull << t.page_shift) - 1);

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "svaemu/arch/walk.h"
+#include "svaemu/arch/arm64.h"
 #include "svaemu/base/check.h"
 #include "svaemu/base/strong_types.h"
 #include "svaemu/sim/stats.h"
@@ -209,6 +209,9 @@ struct CfgEntry {
   // Checker bookkeeping: the frame-shadow space of each root when the CD
   // was fetched (not architecture; see docs/smmuv3.md).
   SpaceId space0, space1;
+  // The stage-1 walker for this CD (TCR bits, OA size), built at the fill
+  // (arch/walker.h).
+  arch::Arm64Walker walker;
 };
 
 // (StreamID, SSV, SubstreamID) -> tag.

@@ -314,7 +314,7 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // The configuration entry used last (the fast path tries it first; its
   // tag is compared, so an evicted or invalidated entry never matches).
   const CfgEntry* last_cfg_ = &kNoCfg;
-  static constexpr CfgEntry kNoCfg{};
+  static inline const CfgEntry kNoCfg{};
   SetAssocCache<TlbEntry> tlb_;
   std::array<SetAssocCache<WalkEntry>, 3> walk_;  // levels 2, 3, 4
   CacheCounters cfg_stats_, tlb_stats_;

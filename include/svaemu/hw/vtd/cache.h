@@ -91,6 +91,8 @@ class SetAssocCache {
     seq_.assign(sets_, 0);
     heads_.clear();
     memo_head_ = nullptr;
+    memo_tag_ = 0;
+    memo_line_ = nullptr;
     // Non-empty lists never outnumber the lines; the rest is slack for
     // heads of emptied lists before a prune.
     prune_limit_ = 2 * uint64_t{g.entries} + 64;
@@ -115,6 +117,18 @@ class SetAssocCache {
       }
     }
     return nullptr;
+  }
+
+  // Probe() behind a one-line memo of the last line ProbeMemo() found: a
+  // stream of requests for one tag (one PASID doing DMA) compares one tag
+  // and refreshes the same stamp Probe() would. The memo is dropped when
+  // its line is removed (invalidation, eviction, Init).
+  [[gnu::always_inline]] Data* ProbeMemo(uint64_t tag, uint64_t owner) {
+    if (tag == memo_tag_ && owner == memo_line_owner_) [[likely]] {
+      if (repl_ == Replacement::kLru) memo_line_->stamp = ++clock_;
+      return &memo_line_->data;
+    }
+    return ProbeAndMemo(tag, owner);
   }
 
   // Probe and count a hit or a miss.
@@ -236,6 +250,20 @@ class SetAssocCache {
   }
 
  private:
+  [[gnu::noinline]] Data* ProbeAndMemo(uint64_t tag, uint64_t owner) {
+    Line* l = &lines_[SetOf(tag, owner) * ways_];
+    for (uint32_t w = 0; w < ways_; ++w) {
+      if (l[w].tag == tag && l[w].owner == owner) {
+        if (repl_ == Replacement::kLru) l[w].stamp = ++clock_;
+        memo_tag_ = tag;
+        memo_line_owner_ = owner;
+        memo_line_ = &l[w];
+        return &l[w].data;
+      }
+    }
+    return nullptr;
+  }
+
   // The list head of `owner`, created (kNil) if absent. A head stays in
   // the map when its list empties, so that a cache that keeps refilling
   // the same owner (or alternates a few) does no map insert/erase per fill;
@@ -273,6 +301,7 @@ class SetAssocCache {
   void Remove(uint32_t i, uint32_t set) {
     Line& l = lines_[i];
     ++seq_[set];
+    if (&l == memo_line_) memo_tag_ = 0;
     if (l.prev != kNil) {
       lines_[l.prev].next = l.next;
     } else {
@@ -300,6 +329,10 @@ class SetAssocCache {
   uint64_t prune_limit_ = 64;
   uint64_t memo_owner_ = 0;
   uint32_t* memo_head_ = nullptr;
+  // ProbeMemo(): the last line found (tag 0: none; valid tags are odd).
+  uint64_t memo_tag_ = 0;
+  uint64_t memo_line_owner_ = 0;
+  Line* memo_line_ = nullptr;
   sim::Rng rng_{1};
   CacheCounters counters_;
 };

@@ -46,7 +46,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "svaemu/arch/walk.h"
+#include "svaemu/arch/x86_64.h"
 #include "svaemu/hw/mmio.h"
 #include "svaemu/hw/pci/dma.h"
 #include "svaemu/hw/vtd/cache.h"
@@ -219,6 +219,13 @@ class Vtd : public MmioDevice, public pci::IommuPort {
     uint64_t owner;
     PhysAddr fsptptr;
     SpaceId space;          // checker: space of FSPTPTR when fetched
+    // Set once a 2 MiB or 1 GiB leaf of this PASID went into the IOTLB
+    // since this line was filled: until then a miss in the 4 KiB array
+    // skips the large-page arrays (a cache may always miss; 6.2.3).
+    bool large;
+    // The first-stage walker for this entry (FSPM, WPE, HAW), built when
+    // the entry is fetched (arch/walker.h).
+    arch::X86Walker walker;
   };
   struct IotlbData {
     uint64_t pa_page;
@@ -238,19 +245,19 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   // (`e4k`: nullptr, or a line whose rights do not allow the access). Does
   // what TranslateSlow would, without fetching either again.
   [[gnu::noinline]] VtdResult TranslateMiss(const VtdRequest& r,
-                                            const PasidData* pc,
+                                            PasidData* pc,
                                             IotlbData* e4k);
   // From the configuration on: IOTLB (the 4 KiB array already probed when
   // `probed_4k`), paging-structure caches, walk, fills. `cycles` holds the
   // configuration lookups so far.
   VtdResult FirstStage(const VtdRequest& req, const ContextData& ctx,
-                       const PasidData& pc, uint32_t cycles, bool ats,
+                       PasidData& pc, uint32_t cycles, bool ats,
                        bool probed_4k, IotlbData* e4k);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
   const ContextData* FetchContext(uint16_t sid, uint32_t* cycles,
                                   FaultReason* fault, bool* fpd);
-  const PasidData* FetchPasid(uint16_t sid, const SmContextEntry& ce,
+  PasidData* FetchPasid(uint16_t sid, const SmContextEntry& ce,
                               bool has_pasid, uint32_t pasid, uint32_t* cycles,
                               FaultReason* fault, bool* fpd);
   VtdResult Fault(const VtdRequest& r, FaultReason reason, bool fpd,
@@ -336,7 +343,7 @@ class Vtd : public MmioDevice, public pci::IommuPort {
 
 inline VtdResult Vtd::Translate(const VtdRequest& r) {
   if (fast_ok_) [[likely]] {
-    PasidData* pc = pasid_cache_.Probe(PasidTag(r.sid, r.has_pasid, r.pasid), 0);
+    PasidData* pc = pasid_cache_.ProbeMemo(PasidTag(r.sid, r.has_pasid, r.pasid), 0);
     const uint8_t need = NeedOf(r);
     if (pc != nullptr && (pc->deny & need) == 0) [[likely]] {
       IotlbData* e = iotlb_[0].Probe(PageTag(r.addr, 12), pc->owner);

@@ -1,0 +1,82 @@
+// PreparedWalker: the page-table walker set up once for one translation
+// configuration, for the IOMMU models' miss paths.
+//
+// WalkX86() and WalkArm64() decode their configuration (paging mode, TCR
+// bits, options) into a format descriptor on every call and check the VA
+// against the root before walking. An IOMMU caches that configuration (a
+// VT-d PASID-table entry, an SMMUv3 CD) and starts most walks from a
+// paging-structure / walk cache, so it builds the walker when it fills the
+// configuration cache, makes the pre-walk checks (canonical VA, TTBR half,
+// EPDn, root address size) itself when it chooses the start, and walks from
+// a WalkStart without re-deriving anything.
+//
+// A walk here is exactly the walk WalkX86() / WalkArm64() run from the same
+// start (same reads, checks, A/D updates, restarts and result): the same
+// loop (walk.h) over the same format. What it leaves out is only the
+// pre-walk checks, so a caller that skips them walks a VA the architecture
+// would have faulted first.
+//
+// Also here, for cache fills: the rights a run of table entries grants
+// (what the walker reports to an observer), from the entries alone, so an
+// observer can record entries and nothing else.
+//
+// Thread-safety: a PreparedWalker is immutable after construction; walks
+// are thread-compatible with respect to the PhysMem they read.
+#ifndef SVAEMU_ARCH_WALKER_H_
+#define SVAEMU_ARCH_WALKER_H_
+
+#include "svaemu/arch/walk.h"
+
+namespace svaemu::arch {
+
+template <typename Fmt>
+class PreparedWalker {
+ public:
+  PreparedWalker() = default;
+  explicit PreparedWalker(const Fmt& fmt) : fmt_(fmt) {}
+
+  const Fmt& format() const { return fmt_; }
+
+  // Walks from `start` (a table at level 1..5; any other level faults as
+  // not present before a read). `agent` and `space` go on every access, as
+  // WalkOptions::agent/space do (the checker's contract).
+  template <WalkObserver Observer = NullObserver>
+  [[gnu::always_inline]] WalkResult Walk(mem::PhysMem& mem,
+                                         const WalkStart& start, VirtAddr va,
+                                         AccessType acc, Agent agent,
+                                         SpaceId space,
+                                         Observer* obs = nullptr) const {
+    WalkOptions opts;
+    opts.agent = agent;
+    opts.space = space;
+    return internal::RunWalkWith(
+        mem, [this] { return fmt_; }, start, va, acc, opts, obs);
+  }
+
+  // The rights left after `start` is narrowed by table entries whose AND
+  // is `tables_and` and OR is `tables_or` (every table entry from the walk
+  // start down to the one a cache line is filled for): what the walker's
+  // observer reports as LevelRead::cumulative for the last of them.
+  Perms Narrow(const Perms& start, uint64_t tables_and,
+               uint64_t tables_or) const {
+    return internal::PermsOfFast(internal::PermBitsFast(start) &
+                                 fmt_.TablePerms(tables_and, tables_or));
+  }
+
+ private:
+  static_assert(internal::PagingFormat<Fmt>);
+  Fmt fmt_;
+};
+
+// A dense index 0..15 of a set of rights, and back (tables keyed by
+// rights, e.g. what a cached translation allows).
+[[gnu::always_inline]] inline uint32_t PermsIndex(const Perms& p) {
+  return internal::PermBitsFast(p);
+}
+constexpr Perms PermsOfIndex(uint32_t i) { return internal::PermsOf(i); }
+
+// X86Walker (x86_64.h) and Arm64Walker (arm64.h) are the two instances.
+
+}  // namespace svaemu::arch
+
+#endif  // SVAEMU_ARCH_WALKER_H_
