@@ -150,6 +150,7 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
                                 ((pe.ere || !config_.execute_requests) ? 0 : kNeedExec) |
                                 (fs ? 0 : kAlways));
   d.large = false;
+  d.rid_priv = ce.rid_priv;
   arch::WalkOptions opts;
   opts.write_protect = pe.wpe;  // 3.6.1 WPE
   opts.nxe = true;              // first-stage XD always applies
@@ -199,32 +200,24 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   }
   PasidData* pc = FetchPasid(req.sid, ctx->ce, req.has_pasid, req.pasid, &cycles, &fr, &fpd);
   if (pc == nullptr) return Fault(req, fr, fpd || ctx->ce.fpd, cycles, true);
-  return FirstStage(req, *ctx, *pc, cycles, ats, /*probed_4k=*/false, nullptr);
+  return FirstStage(req, *pc, cycles, ats, /*probed_4k=*/false, nullptr);
 }
 
 VtdResult Vtd::TranslateMiss(const VtdRequest& req, PasidData* pc, IotlbData* e4k) {
-  // The context lookup TranslateSlow would do first. A context-cache miss
-  // (invalidated while the PASID entry stayed cached) takes the general
-  // path; a probe that misses changes nothing, and probing the PASID cache
-  // and the IOTLB again there only refreshes the same LRU stamps.
-  const ContextData* ctx = context_cache_.Probe(ContextTag(req.sid), 0);
-  if (ctx == nullptr) [[unlikely]] return TranslateSlow(req, /*ats=*/false);
   translations_->Inc();
-  context_cache_.counters().hits->Inc();
   pasid_hits_->Inc();
-  const uint32_t cycles = static_cast<uint32_t>(2 * sim_.cost().cache_lookup);
-  return FirstStage(req, *ctx, *pc, cycles, /*ats=*/false, /*probed_4k=*/true, e4k);
+  // The PASID-cache lookup; FirstStage adds the 4 KiB IOTLB lookup.
+  const uint32_t cycles = static_cast<uint32_t>(sim_.cost().cache_lookup);
+  return FirstStage(req, *pc, cycles, /*ats=*/false, /*probed_4k=*/true, e4k);
 }
 
-VtdResult Vtd::FirstStage(const VtdRequest& req, const ContextData& ctx_data,
-                          PasidData& pc_data, uint32_t cycles, bool ats,
+VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cycles, bool ats,
                           bool probed_4k, IotlbData* e4k) {
-  const ContextData* ctx = &ctx_data;
   PasidData* pc = &pc_data;
   VtdResult res;
   bool fpd = pc->fpd;
   VtdRequest r = req;
-  if (!r.has_pasid) r.priv = ctx->ce.rid_priv;  // 9.4 RID_PRIV
+  if (!r.has_pasid) r.priv = pc->rid_priv;  // 9.4 RID_PRIV
   // 3.6.1 / 9.6: supervisor requests need SRE; execute requests need ERE.
   if (r.priv && (pc->deny & kNeedPriv)) return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, true);
   if (r.exec && (pc->deny & kNeedExec)) return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, true);

@@ -213,6 +213,12 @@ class Vtd : public MmioDevice, public pci::IommuPort {
     uint8_t pgtt;
     uint8_t levels;
     bool wpe;
+    // The context entry's RID_PRIV (9.4) when this line was filled: the
+    // privilege of requests without a PASID. Software invalidates the
+    // PASID cache after changing a context entry (6.5.3.1, as Linux's
+    // context flush does), so the copy is never staler than the entry the
+    // cache may use.
+    bool rid_priv;
     bool fpd;               // FPD accumulated over context/dir/PASID entry
     uint16_t did;
     uint32_t pasid;         // effective PASID (RID_PASID without a PASID)
@@ -243,15 +249,16 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   // The miss path behind the inline check when it found the PASID-cache
   // line `pc` (rights allow the request) and probed the 4 KiB IOTLB
   // (`e4k`: nullptr, or a line whose rights do not allow the access). Does
-  // what TranslateSlow would, without fetching either again.
+  // what TranslateSlow would, without fetching either again (and without
+  // the context cache: the PASID-cache line carries what the translation
+  // needs of the context entry; see PasidData::rid_priv).
   [[gnu::noinline]] VtdResult TranslateMiss(const VtdRequest& r,
                                             PasidData* pc,
                                             IotlbData* e4k);
   // From the configuration on: IOTLB (the 4 KiB array already probed when
   // `probed_4k`), paging-structure caches, walk, fills. `cycles` holds the
   // configuration lookups so far.
-  VtdResult FirstStage(const VtdRequest& req, const ContextData& ctx,
-                       PasidData& pc, uint32_t cycles, bool ats,
+  VtdResult FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles, bool ats,
                        bool probed_4k, IotlbData* e4k);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
