@@ -107,9 +107,12 @@ class SetAssocCache {
     return (sets & (sets - 1)) == 0;
   }
 
-  // The hot path: no counting, no allocation.
+  // The hot path: no counting, no allocation. The default geometries (4
+  // and 8 ways) get a loop of constant length, which the compiler unrolls.
   Data* Probe(uint64_t tag, uint64_t owner) {
     Line* l = &lines_[SetOf(tag, owner) * ways_];
+    if (ways_ == 8) return ProbeWays<8>(l, tag, owner);
+    if (ways_ == 4) return ProbeWays<4>(l, tag, owner);
     for (uint32_t w = 0; w < ways_; ++w) {
       if (l[w].tag == tag && l[w].owner == owner) {
         if (repl_ == Replacement::kLru) l[w].stamp = ++clock_;
@@ -250,6 +253,17 @@ class SetAssocCache {
   }
 
  private:
+  template <uint32_t kWays>
+  [[gnu::always_inline]] Data* ProbeWays(Line* l, uint64_t tag, uint64_t owner) {
+    for (uint32_t w = 0; w < kWays; ++w) {
+      if (l[w].tag == tag && l[w].owner == owner) [[unlikely]] {
+        if (repl_ == Replacement::kLru) l[w].stamp = ++clock_;
+        return &l[w].data;
+      }
+    }
+    return nullptr;
+  }
+
   [[gnu::noinline]] Data* ProbeAndMemo(uint64_t tag, uint64_t owner) {
     Line* l = &lines_[SetOf(tag, owner) * ways_];
     for (uint32_t w = 0; w < ways_; ++w) {
