@@ -65,6 +65,18 @@ absl::StatusOr<Device*> IommuCore::ProbeDevice(std::string name, uint16_t u,
                                       caps, ops, g);
   absl::Status s = ops->ProbeDevice(*dev);
   if (!s.ok()) return s;
+  // iommu_setup_default_domain() for a new group; a device joining a group
+  // gets the group's current domain (__iommu_device_set_domain()).
+  const bool new_group = g->devices().empty();
+  if (new_group) {
+    g->set_default_domain(ChooseDefaultDomain(ops));
+    g->set_domain(g->default_domain());
+  }
+  if (Domain* rid_domain = g->domain()) {
+    s = ops->AttachDev(*dev, *rid_domain, nullptr);
+    if (!s.ok()) return s;
+    rid_domain->mutable_attachments().push_back({dev.get(), Pasid(0), true});
+  }
   if (dev->iopf_capable()) {
     s = iopf_queue(u)->AddDevice(*dev);
     if (!s.ok()) return s;
@@ -92,11 +104,20 @@ absl::Status IommuCore::FreeDomain(Domain* domain) {
   if (!domain->Use(Agent::Cpu(), "iommu_domain_free")) {
     return absl::FailedPreconditionError("domain already freed");
   }
+  if (domain->type() == DomainType::kIdentity ||
+      domain->type() == DomainType::kBlocked) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        domain->name(), " is a unit's static domain and is never freed"));
+  }
   if (!domain->attachments().empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat(domain->name(), " is still attached"));
   }
   domain->ops()->FreeDomain(*domain);
+  // The driver flushed the tag's caches; the tables can go now.
+  if (domain->type() == DomainType::kPaging) {
+    FreePageTables(static_cast<PagingDomain&>(*domain));
+  }
   domain->Kfree("iommu_domain_free");
   if (domain->mm() != nullptr) return domain->mm()->Drop();
   return absl::OkStatus();
@@ -110,6 +131,11 @@ AttachHandle* IommuCore::NewHandle(Device* dev, Pasid pasid, Domain* domain) {
 absl::StatusOr<AttachHandle*> IommuCore::AttachDevicePasid(Domain& domain,
                                                            Device& dev,
                                                            Pasid pasid) {
+  if (domain.type() != DomainType::kSva) {
+    // set_dev_pasid() of paging/identity/blocked domains is not modelled.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "only SVA domains attach at a PASID; ", domain.name(), " is not one"));
+  }
   Group& g = *dev.group();
   for (Device* d : g.devices()) {
     if (pasid.value() >= d->max_pasids()) {
@@ -142,6 +168,10 @@ absl::StatusOr<AttachHandle*> IommuCore::AttachDevicePasid(Domain& domain,
 absl::StatusOr<AttachHandle*> IommuCore::ReplaceDevicePasid(Domain& domain,
                                                             Device& dev,
                                                             Pasid pasid) {
+  if (domain.type() != DomainType::kSva) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "only SVA domains attach at a PASID; ", domain.name(), " is not one"));
+  }
   Group& g = *dev.group();
   AttachHandle* old = g.handle(pasid);
   if (old == nullptr) return AttachDevicePasid(domain, dev, pasid);

@@ -1,9 +1,11 @@
 // Group, Device, Domain and AttachHandle: the IOMMU core's objects.
 //
 // Group is iommu_group: the devices the IOMMU cannot isolate from each
-// other. A domain is attached to a whole group — at a PASID, every device
-// of the group gets it — and the group holds the attach handle of each
-// PASID (group->pasid_array). Device is struct device with its dev_iommu:
+// other. A domain is attached to a whole group — at the RID or at a PASID,
+// every device of the group gets it. The group holds its RID domain
+// (group->domain), the default domain it returns to on detach
+// (group->default_domain) and the attach handle of each PASID
+// (group->pasid_array). Device is struct device with its dev_iommu:
 // which unit translates it, its requester ID, capabilities and its group. Domain is iommu_domain; an SVA domain holds the mm
 // it translates (and, through the core, one mm_count). AttachHandle is
 // iommu_attach_handle / struct iommu_sva: one (device, PASID) attachment,
@@ -50,11 +52,20 @@ class Group {
     auto it = pasid_array_.find(pasid.value());
     return it == pasid_array_.end() ? nullptr : it->second;
   }
+  // group->domain: what translates requests without a PASID (nullptr only
+  // for a unit whose driver has no blocked domain, e.g. a test fake).
+  Domain* domain() const { return domain_; }
+  void set_domain(Domain* d) { domain_ = d; }
+  // group->default_domain, chosen at the first probe.
+  Domain* default_domain() const { return default_domain_; }
+  void set_default_domain(Domain* d) { default_domain_ = d; }
 
  private:
   uint32_t id_;
   std::vector<Device*> devices_;
   std::map<uint32_t, AttachHandle*> pasid_array_;
+  Domain* domain_ = nullptr;
+  Domain* default_domain_ = nullptr;
 };
 
 class Device {
@@ -87,10 +98,13 @@ class Device {
   IopfQueue* iopf_queue_ = nullptr;
 };
 
-// One (device, PASID) a domain is attached at.
+// One (device, PASID) a domain is attached at; `rid` for the attachment
+// that translates requests without a PASID (Linux IOMMU_NO_PASID; `pasid`
+// is then 0, VT-d's RID_PASID and SMMUv3's SSID 0).
 struct Attachment {
   Device* dev;
   Pasid pasid;
+  bool rid = false;
 };
 
 class Domain : public KObject {
