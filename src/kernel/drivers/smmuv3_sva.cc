@@ -24,7 +24,9 @@ void SmmuV3SvaDomain::Release(Mm&) { smmu_->Release(*this); }
 SmmuV3SvaOps::SmmuV3SvaOps(sim::Simulation& sim,
                            smmu::SmmuV3Driver& driver, uint16_t unit,
                            Policies policies)
-    : sim_(sim), driver_(driver), unit_(unit), policies_(policies) {
+    : sim_(sim), driver_(driver), unit_(unit), policies_(policies),
+      identity_(sim, DomainType::kIdentity, this, nullptr, "arm_smmu_identity_domain"),
+      blocked_(sim, DomainType::kBlocked, this, nullptr, "arm_smmu_blocked_domain") {
   driver_.set_detach_drain(policies.detach_drain);
 }
 
@@ -52,11 +54,9 @@ absl::Status SmmuV3SvaOps::ProbeDevice(Device& dev) {
 
 absl::StatusOr<std::unique_ptr<Domain>> SmmuV3SvaOps::AllocSvaDomain(Device&,
                                                                      Mm& mm) {
-  if (next_asid_ >= (1u << 16)) {
-    return absl::ResourceExhaustedError("out of SMMUv3 ASIDs");
-  }
-  auto d = std::make_unique<SmmuV3SvaDomain>(
-      sim_, this, mm, Asid(static_cast<uint16_t>(next_asid_++)));
+  absl::StatusOr<Asid> asid = AllocAsid();
+  if (!asid.ok()) return asid.status();
+  auto d = std::make_unique<SmmuV3SvaDomain>(sim_, this, mm, *asid);
   absl::Status s = mm.RegisterNotifier(d.get());
   if (!s.ok()) return s;
   return std::unique_ptr<Domain>(std::move(d));
@@ -69,6 +69,10 @@ absl::Status SmmuV3SvaOps::SetDevPasid(Device& dev, Pasid pasid,
   absl::Status s = driver_.WriteSvaCd(sid, pasid.value(), domain.mm()->pgd(),
                                       d.asid());
   if (!s.ok()) return s;
+  // arm_smmu_set_pasid(): a blocked/identity RID has an abort/bypass STE;
+  // the PASID needs the CD table.
+  s = UpgradeSteForPasid(dev);
+  if (!s.ok()) return s;
   absl::StatusOr<smmu::MasterDomain*> md =
       old != nullptr ? driver_.ReplaceSsid(sid, pasid.value(), domain.serial())
                      : driver_.AttachSsid(sid, pasid.value(), domain.serial());
@@ -79,9 +83,18 @@ void SmmuV3SvaOps::RemoveDevPasid(Device& dev, Pasid pasid, Domain& domain) {
   (void)driver_.DetachSsid(dev.id().rid, pasid.value());
   // Old TLB entries of the ASID for this master go with the CD.
   (void)driver_.TlbiAsid(static_cast<SmmuV3SvaDomain&>(domain).asid());
+  // The last PASID gone: the RID domain's own STE again.
+  (void)DowngradeSteAfterPasid(dev);
 }
 
 void SmmuV3SvaOps::FreeDomain(Domain& domain) {
+  if (domain.type() == DomainType::kPaging) {
+    // arm_smmu_domain_free_paging(): nothing of the ASID may outlive the
+    // domain's tables (the core frees them after this).
+    (void)driver_.TlbiAsid(static_cast<SmmuV3PagingDomain&>(domain).asid());
+    return;
+  }
+  if (domain.type() != DomainType::kSva) return;
   auto& d = static_cast<SmmuV3SvaDomain&>(domain);
   if (d.registered()) (void)domain.mm()->UnregisterNotifier(&d);
 }

@@ -24,7 +24,9 @@ VtdSvaOps::VtdSvaOps(sim::Simulation& sim, vtd::VtdDriver& driver,
       driver_(driver),
       unit_(unit),
       policies_(policies),
-      options_(options) {}
+      options_(options),
+      identity_(sim, DomainType::kIdentity, this, nullptr, "intel_identity_domain"),
+      blocked_(sim, DomainType::kBlocked, this, nullptr, "intel_blocking_domain") {}
 
 absl::Status VtdSvaOps::ProbeDevice(Device& dev) {
   vtd::AttachOptions o;
@@ -36,12 +38,9 @@ absl::Status VtdSvaOps::ProbeDevice(Device& dev) {
 
 absl::StatusOr<std::unique_ptr<Domain>> VtdSvaOps::AllocSvaDomain(Device&,
                                                                   Mm& mm) {
-  // Domain IDs: CAP.ND bounds them; the model's default (ND=2, 256 IDs) is
-  // far above what a scenario uses, so a wrap is an emulator-use error.
-  if (next_did_ >= 256) {
-    return absl::ResourceExhaustedError("out of VT-d domain IDs");
-  }
-  auto d = std::make_unique<VtdSvaDomain>(sim_, this, mm, DomainId(next_did_++));
+  absl::StatusOr<DomainId> did = AllocDid();
+  if (!did.ok()) return did.status();
+  auto d = std::make_unique<VtdSvaDomain>(sim_, this, mm, *did);
   absl::Status s = mm.RegisterNotifier(d.get());
   if (!s.ok()) return s;
   return std::unique_ptr<Domain>(std::move(d));
@@ -74,6 +73,9 @@ void VtdSvaOps::RemoveDevPasid(Device& dev, Pasid pasid, Domain&) {
 }
 
 void VtdSvaOps::FreeDomain(Domain& domain) {
+  // A paging domain's DID is never reused (the allocator only counts up)
+  // and every attachment flushed it when it went: nothing to do.
+  if (domain.type() != DomainType::kSva) return;
   auto& d = static_cast<VtdSvaDomain&>(domain);
   if (d.registered()) (void)domain.mm()->UnregisterNotifier(&d);
 }

@@ -19,6 +19,20 @@
 //    (intel_pasid_tear_down_entry + intel_drain_pasid_prq).
 // `supervisor_requests` sets SRE in the PASID entries it installs
 // (kernel-mode SVA, used by the kva_uaf scenario).
+//
+// Non-SVA domains (vtd_domains.cc, docs/domains.md): requests without a
+// PASID use the RID_PASID entry (9.4 context entry RID_PASID, 0 here:
+// Linux IOMMU_NO_PASID). A paging domain (intel_iommu_domain_alloc_paging
+// with a first-stage table) has its own DID and an x86-64 4-level table;
+// at the RID it is a first-stage entry with FSPTPTR = its root
+// (domain_setup_first_level). The identity domain is a pass-through entry
+// (PGTT = 100b, DID = FLPT_DEFAULT_DID = 1, intel_pasid_setup_pass_through)
+// and exists only with ECAP.PT. The blocked domain tears the entry down
+// (device_block_translation -> intel_pasid_tear_down_entry). Moving
+// between paging and identity replaces the present entry in place
+// (intel_pasid_replace_*), then flushes the old DID. iotlb_sync is a
+// page-selective PASID-based IOTLB invalidation per attachment, IH = 0 when
+// page-table pages were freed (cache_tag_flush_range).
 #ifndef SVAEMU_KERNEL_DRIVERS_VTD_SVA_H_
 #define SVAEMU_KERNEL_DRIVERS_VTD_SVA_H_
 
@@ -27,6 +41,7 @@
 #include "svaemu/kernel/drivers/vtd/vtd_driver.h"
 #include "svaemu/kernel/iommu/device.h"
 #include "svaemu/kernel/iommu/ops.h"
+#include "svaemu/kernel/iommu/paging_domain.h"
 #include "svaemu/kernel/mmu_notifier.h"
 #include "svaemu/kernel/policy.h"
 
@@ -43,6 +58,17 @@ class VtdSvaDomain : public Domain, public MmuNotifier {
 
  private:
   VtdSvaOps* vtd_;
+  DomainId did_;
+};
+
+// A paging domain: its DID (cache tag) and its first-stage table.
+class VtdPagingDomain : public PagingDomain {
+ public:
+  VtdPagingDomain(sim::Simulation& sim, VtdSvaOps* ops, arch::PageTableBuilder pt,
+                  DomainId did);
+  DomainId did() const { return did_; }
+
+ private:
   DomainId did_;
 };
 
@@ -66,6 +92,17 @@ class VtdSvaOps : public IommuOps {
   void PageResponse(const FaultSource& src, const IopfFault& last,
                     PageResponseCode code) override;
 
+  // Non-SVA domains (vtd_domains.cc).
+  absl::StatusOr<std::unique_ptr<Domain>> AllocPagingDomain(
+      Device& dev, const PagingDomainArgs& args) override;
+  Domain* IdentityDomain() override;
+  Domain* BlockedDomain() override { return &blocked_; }
+  absl::Status AttachDev(Device& dev, Domain& domain, Domain* old) override;
+  absl::Status IotlbSync(PagingDomain& domain, const IotlbGather& gather) override;
+  // FLPT_DEFAULT_DID: the DID of pass-through entries; domains get DIDs
+  // from 2 up.
+  static constexpr DomainId kPassThroughDid{1};
+
   vtd::VtdDriver& driver() { return driver_; }
   void set_options(VtdSvaOptions o) { options_ = o; }
   // Cycles spent in invalidations issued for SVA domains (modelled time).
@@ -82,7 +119,11 @@ class VtdSvaOps : public IommuOps {
   uint16_t unit_;
   Policies policies_;
   VtdSvaOptions options_;
-  uint32_t next_did_ = 1;
+  absl::StatusOr<DomainId> AllocDid();
+
+  uint32_t next_did_ = 2;
+  Domain identity_;
+  Domain blocked_;
   uint64_t invalidation_cycles_ = 0;
   uint64_t invalidations_ = 0;
 };

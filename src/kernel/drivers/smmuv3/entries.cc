@@ -197,26 +197,71 @@ absl::Status SmmuV3Driver::AttachMaster(const MasterConfig& mc) {
   const StallModel sm = stall_model();
   m.stall_enabled = sm == StallModel::kStallForced ||
                     (sm == StallModel::kStallAndTerminate && mc.stall);
-  // arm_smmu_make_cdtable_ste().
+  const Ste ste = MakeCdTableSte(m, mc.s1dss);
+  const PhysAddr ste_pa = m.ste;
+  masters_.emplace(sid, std::move(m));
+  return WriteEntry(ste_pa, ste, [this, sid] {
+    return Submit({MakeCfgiSte(StreamId(sid), /*leaf=*/true)});
+  }, "ste");
+}
+
+// arm_smmu_make_cdtable_ste().
+Ste SmmuV3Driver::MakeCdTableSte(const Master& m, uint64_t s1dss) const {
+  const uint8_t bits = std::min(m.cfg.ssid_bits, ssid_bits_);
+  const StallModel sm = stall_model();
   Ste ste;
   ste.Set(Ste::kV, 1);
   ste.Set(Ste::kConfig, Ste::kConfigS1Trans);
   ste.Set(Ste::kS1Fmt, m.cd_2lvl ? Ste::kS1Fmt2Lvl64K : Ste::kS1FmtLinear);
   ste.Set(Ste::kS1ContextPtr, m.cd_table.value() >> 6);
   ste.Set(Ste::kS1CDMax, bits);
-  ste.Set(Ste::kS1DSS, mc.s1dss);
+  ste.Set(Ste::kS1DSS, s1dss);
   ste.Set(Ste::kS1CIR, 1);  // write-back, read/write allocate
   ste.Set(Ste::kS1COR, 1);
   ste.Set(Ste::kS1CSH, 3);  // inner shareable
-  ste.Set(Ste::kS1STALLD, sm == StallModel::kStallAndTerminate && !mc.stall);
-  ste.Set(Ste::kEATS, mc.ats && idr0::kAts.Get(idr0_) ? Ste::kEATSTrans : Ste::kEATSAbort);
-  ste.Set(Ste::kPPAR, mc.pri ? 1 : 0);
+  ste.Set(Ste::kS1STALLD, sm == StallModel::kStallAndTerminate && !m.cfg.stall);
+  ste.Set(Ste::kEATS, m.cfg.ats && idr0::kAts.Get(idr0_) ? Ste::kEATSTrans : Ste::kEATSAbort);
+  ste.Set(Ste::kPPAR, m.cfg.pri ? 1 : 0);
   ste.Set(Ste::kSTRW, Ste::kSTRWNsEl1);
-  const PhysAddr ste_pa = m.ste;
-  masters_.emplace(sid, std::move(m));
-  return WriteEntry(ste_pa, ste, [this, sid] {
-    return Submit({MakeCfgiSte(StreamId(sid), /*leaf=*/true)});
+  return ste;
+}
+
+absl::Status SmmuV3Driver::InstallSte(StreamId sid, SteKind kind, uint64_t s1dss) {
+  auto it = masters_.find(sid.value());
+  if (it == masters_.end()) return absl::NotFoundError("no such master");
+  Master& m = it->second;
+  Ste ste;
+  switch (kind) {
+    case SteKind::kAbort:
+      // arm_smmu_make_abort_ste(): 7.3.7, aborted without an event.
+      ste.Set(Ste::kV, 1);
+      ste.Set(Ste::kConfig, Ste::kConfigAbort);
+      break;
+    case SteKind::kBypass:
+      // arm_smmu_make_bypass_ste(): SHCFG = incoming.
+      ste.Set(Ste::kV, 1);
+      ste.Set(Ste::kConfig, Ste::kConfigBypass);
+      ste.Set(Ste::kSHCFG, 1);
+      break;
+    case SteKind::kCdTable:
+      ste = MakeCdTableSte(m, s1dss);
+      break;
+  }
+  m.ste_kind = kind;
+  const uint32_t id = sid.value();
+  return WriteEntry(m.ste, ste, [this, id] {
+    return Submit({MakeCfgiSte(StreamId(id), /*leaf=*/true)});
   }, "ste");
+}
+
+SteKind SmmuV3Driver::ste_kind(StreamId sid) const {
+  auto it = masters_.find(sid.value());
+  return it == masters_.end() ? SteKind::kAbort : it->second.ste_kind;
+}
+
+bool SmmuV3Driver::SsidsInUse(StreamId sid) const {
+  auto it = attached_.lower_bound({sid.value(), 0});
+  return it != attached_.end() && it->first.first == sid.value();
 }
 
 bool SmmuV3Driver::StallEnabled(StreamId sid) const {
@@ -273,16 +318,36 @@ Cd SmmuV3Driver::MakeSvaCd(const Master& m, PhysAddr pgd, Asid asid) const {
   return cd;
 }
 
-absl::Status SmmuV3Driver::WriteSvaCd(StreamId sid, uint32_t ssid, PhysAddr pgd,
-                                      Asid asid) {
+absl::Status SmmuV3Driver::WriteCd(StreamId sid, uint32_t ssid, const Cd& cd) {
   auto it = masters_.find(sid.value());
   if (it == masters_.end()) return absl::NotFoundError("no such master");
   auto pa = CdAddress(it->second, ssid, /*alloc=*/true);
   if (!pa.ok()) return pa.status();
-  const Cd cd = MakeSvaCd(it->second, pgd, asid);
   return WriteEntry(*pa, cd, [this, sid, ssid] {
     return Submit({MakeCfgiCd(sid, ssid, /*leaf=*/true)});
   }, "cd");
+}
+
+absl::Status SmmuV3Driver::WriteSvaCd(StreamId sid, uint32_t ssid, PhysAddr pgd,
+                                      Asid asid) {
+  auto it = masters_.find(sid.value());
+  if (it == masters_.end()) return absl::NotFoundError("no such master");
+  return WriteCd(sid, ssid, MakeSvaCd(it->second, pgd, asid));
+}
+
+absl::Status SmmuV3Driver::WritePagingCd(StreamId sid, uint32_t ssid, PhysAddr ttb0,
+                                         Asid asid) {
+  auto it = masters_.find(sid.value());
+  if (it == masters_.end()) return absl::NotFoundError("no such master");
+  // arm_smmu_make_s1_cd(): the SVA CD's translation regime, with a private
+  // ASID (ASET = 0), no hardware A/D updates (HA = HD = 0: no dirty
+  // tracking asked for) and no stalls.
+  Cd cd = MakeSvaCd(it->second, ttb0, asid);
+  cd.Set(Cd::kASET, 0);
+  cd.Set(Cd::kHA, 0);
+  cd.Set(Cd::kHD, 0);
+  cd.Set(Cd::kS, 0);
+  return WriteCd(sid, ssid, cd);
 }
 
 absl::Status SmmuV3Driver::QuiesceCd(StreamId sid, uint32_t ssid) {

@@ -246,29 +246,28 @@ absl::StatusOr<PhysAddr> VtdDriver::PasidEntryAddress(const Device& d, uint32_t 
   return de.table + kPasidEntrySize * (pasid & 63);
 }
 
-absl::Status VtdDriver::SetupFirstStagePasid(StreamId rid_id, Pasid pasid_id, PhysAddr pgd,
-                                             DomainId did, FirstStageOptions opts) {
-  const uint16_t rid = static_cast<uint16_t>(rid_id.value());
-  const uint32_t pasid = pasid_id.value();
-  auto dev = devices_.find(rid);
-  if (dev == devices_.end()) return absl::NotFoundError("device not attached");
-  if ((pasid >> dev->second.opts.pasid_bits) != 0) return absl::OutOfRangeError("PASID beyond the device's width");
+absl::StatusOr<PasidEntry> VtdDriver::FirstStageEntry(const Device& d, uint32_t pasid,
+                                                      PhysAddr pgd, DomainId did,
+                                                      const FirstStageOptions& opts) const {
+  if ((pasid >> d.opts.pasid_bits) != 0) return absl::OutOfRangeError("PASID beyond the device's width");
   if (opts.levels != 4 && opts.levels != 5) return absl::InvalidArgumentError("levels must be 4 or 5");
   if (opts.levels == 5 && !Bit(cap_, Cap::kFl5lp)) return absl::FailedPreconditionError("no 5-level first stage");
   if (opts.sre && !Bit(ecap_, Ecap::kSrs)) return absl::FailedPreconditionError("no supervisor requests");
   if (opts.ere && !Bit(ecap_, Ecap::kErs)) return absl::FailedPreconditionError("no execute requests");
-  absl::StatusOr<PhysAddr> pe_pa = PasidEntryAddress(dev->second, pasid, /*allocate=*/true);
-  if (!pe_pa.ok()) return pe_pa.status();
-  if (Bit(mem_.Read64(*pe_pa, CpuAccess()), 0)) return absl::AlreadyExistsError("PASID entry present (-EBUSY)");
-  PasidEntry pe{.p = true, .aw = 2, .pgtt = static_cast<uint8_t>(Pgtt::kFirstStage),
-                .did = static_cast<uint16_t>(did.value()), .sre = opts.sre, .ere = opts.ere,
-                .fspm = static_cast<uint8_t>(opts.levels == 5 ? 1 : 0), .wpe = opts.sre,
-                .fsptptr = pgd};
-  const auto raw = pe.Encode();
-  for (int i = 7; i >= 0; --i) mem_.Write64(*pe_pa + 8 * i, raw[i], CpuAccess());  // P last
-  // pasid_flush_caches(): CM=0 caches no non-present entry; nothing to do.
-  bindings_[{rid, pasid}] = Binding{static_cast<uint16_t>(did.value())};
-  return absl::OkStatus();
+  return PasidEntry{.p = true, .aw = 2, .pgtt = static_cast<uint8_t>(Pgtt::kFirstStage),
+                    .did = static_cast<uint16_t>(did.value()), .sre = opts.sre, .ere = opts.ere,
+                    .fspm = static_cast<uint8_t>(opts.levels == 5 ? 1 : 0), .wpe = opts.sre,
+                    .fsptptr = pgd};
+}
+
+absl::Status VtdDriver::SetupFirstStagePasid(StreamId rid_id, Pasid pasid_id, PhysAddr pgd,
+                                             DomainId did, FirstStageOptions opts) {
+  const uint16_t rid = static_cast<uint16_t>(rid_id.value());
+  auto dev = devices_.find(rid);
+  if (dev == devices_.end()) return absl::NotFoundError("device not attached");
+  absl::StatusOr<PasidEntry> pe = FirstStageEntry(dev->second, pasid_id.value(), pgd, did, opts);
+  if (!pe.ok()) return pe.status();
+  return InstallPasidEntry(rid, pasid_id.value(), *pe, /*replace=*/false);
 }
 
 void VtdDriver::AppendDevTlb(uint16_t did, uint32_t pasid, uint64_t addr, uint64_t size,

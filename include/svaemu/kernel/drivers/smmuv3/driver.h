@@ -127,6 +127,14 @@ struct MasterConfig {
   uint64_t s1dss = hw::smmuv3::Ste::kS1DSSTerminate;
 };
 
+// What an STE makes of a master's traffic (5.2 STE.Config).
+enum class SteKind : uint8_t {
+  kAbort,    // arm_smmu_make_abort_ste(): Config = 0b000, no events
+  kBypass,   // arm_smmu_make_bypass_ste(): Config = 0b100
+  kCdTable,  // arm_smmu_make_cdtable_ste(): stage 1 with the CD table;
+             // S1DSS decides traffic without a SubstreamID
+};
+
 class SmmuV3Driver : public IopfResponder {
  public:
   // arm_smmu_device_probe() + arm_smmu_device_reset(). FailedPrecondition if
@@ -147,6 +155,21 @@ class SmmuV3Driver : public IopfResponder {
   // arm_smmu_make_sva_cd() + arm_smmu_write_cd_entry(): TTB0 = pgd,
   // EPD1 = 1, the ASID, S when stalls are enabled. NotFound: no master.
   absl::Status WriteSvaCd(StreamId sid, uint32_t ssid, PhysAddr pgd, Asid asid);
+  // arm_smmu_make_s1_cd() for a paging domain + arm_smmu_write_cd_entry():
+  // TTB0 = the domain's table (4 KiB granule, T0SZ = 16), EPD1 = 1, the
+  // domain's private ASID (ASET = 0), no HTTU, no stall (CD.S = 0: paging
+  // domains take no IO page faults). NotFound: no master.
+  absl::Status WritePagingCd(StreamId sid, uint32_t ssid, PhysAddr ttb0, Asid asid);
+  // arm_smmu_install_ste_for_dev() of an abort, bypass or CD-table STE
+  // (`s1dss` for kCdTable: Ste::kS1DSSTerminate/Bypass/Ssid0), written
+  // hitlessly where the used bits allow (arm_smmu_write_entry()).
+  // NotFound: no master.
+  absl::Status InstallSte(StreamId sid, SteKind kind,
+                          uint64_t s1dss = hw::smmuv3::Ste::kS1DSSTerminate);
+  // The kind of STE the master has now (kCdTable right after AttachMaster).
+  SteKind ste_kind(StreamId sid) const;
+  // arm_smmu_ssids_in_use(): a PASID (SSID) is attached on the master.
+  bool SsidsInUse(StreamId sid) const;
   // arm_smmu_mm_release(): CD stays valid with EPD0 = 1 (no walks, faults
   // only), CFGI_CD + SYNC, then TLBI by ASID + SYNC.
   absl::Status QuiesceCd(StreamId sid, uint32_t ssid);
@@ -226,6 +249,7 @@ class SmmuV3Driver : public IopfResponder {
     PhysAddr cd_table;       // linear table or L1 table
     bool cd_2lvl = false;
     std::map<uint32_t, PhysAddr> cd_l2;  // L1 index -> leaf table
+    SteKind ste_kind = SteKind::kCdTable;
   };
   // A stall or page request handed from the hard to the threaded handler.
   struct PendingFault {
@@ -255,6 +279,8 @@ class SmmuV3Driver : public IopfResponder {
   template <typename Entry>
   Entry ReadEntry(PhysAddr pa) const;
   hw::smmuv3::Cd MakeSvaCd(const Master& m, PhysAddr pgd, Asid asid) const;
+  hw::smmuv3::Ste MakeCdTableSte(const Master& m, uint64_t s1dss) const;
+  absl::Status WriteCd(StreamId sid, uint32_t ssid, const hw::smmuv3::Cd& cd);
 
   // Interrupts and faults (faults.cc).
   void RequestIrqs();

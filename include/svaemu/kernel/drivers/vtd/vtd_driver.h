@@ -115,6 +115,22 @@ class VtdDriver : public IopfResponder {
   // FailedPrecondition: 5-level/SRS/ERS not supported.
   absl::Status SetupFirstStagePasid(StreamId rid, Pasid pasid, PhysAddr pgd,
                                     DomainId did, FirstStageOptions opts = {});
+  // intel_pasid_replace_first_level(): a first-stage entry written over
+  // the present one (the hardware sees the old or the new entry, never a
+  // non-present one), then intel_pasid_flush_present(): PASID cache,
+  // PASID-based IOTLB and device TLB of the old DID. NotFound if the entry
+  // is not present; otherwise the errors of SetupFirstStagePasid.
+  absl::Status ReplaceFirstStagePasid(StreamId rid, Pasid pasid, PhysAddr pgd,
+                                      DomainId did, FirstStageOptions opts = {});
+  // intel_pasid_setup_pass_through() (replace: over a present entry, as
+  // intel_pasid_replace_pass_through()): PGTT = 100b (9.6), DID = `did`.
+  // FailedPrecondition without ECAP.PT; AlreadyExists (present, !replace);
+  // NotFound (not present, replace; or device not attached).
+  absl::Status SetupPassThroughPasid(StreamId rid, Pasid pasid, DomainId did,
+                                     bool replace);
+  // The entry's P bit as it is in memory (false if there is no table).
+  bool PasidEntryPresent(StreamId rid, Pasid pasid);
+  bool pass_through_supported() const;
   // NotFound if the device is not attached or the entry is not present.
   absl::Status TearDownPasid(StreamId rid, Pasid pasid, bool suppress_faults);
   // [start, end), end exclusive. IH = !page_tables_freed.
@@ -160,6 +176,14 @@ class VtdDriver : public IopfResponder {
   absl::Status GlobalCommand(uint32_t bit, bool on);
   absl::StatusOr<PhysAddr> PasidEntryAddress(const Device& d, uint32_t pasid,
                                              bool allocate);
+  // The checks and the entry of intel_pasid_setup_first_level().
+  absl::StatusOr<hw::vtd::PasidEntry> FirstStageEntry(const Device& d, uint32_t pasid,
+                                                      PhysAddr pgd, DomainId did,
+                                                      const FirstStageOptions& opts) const;
+  // Writes `e` at (rid, pasid): into a non-present entry (P last), or with
+  // `replace` over a present one followed by intel_pasid_flush_present().
+  absl::Status InstallPasidEntry(uint16_t rid, uint32_t pasid,
+                                 const hw::vtd::PasidEntry& e, bool replace);
   void AppendDevTlb(uint16_t did, uint32_t pasid, uint64_t addr, uint64_t size,
                     std::vector<hw::vtd::RawDesc>* out) const;
   void WriteDesc(uint64_t offset, const hw::vtd::RawDesc& d);
