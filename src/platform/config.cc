@@ -107,6 +107,14 @@ const std::map<std::string, Setter, std::less<>>& Setters() {
        Policy(&kernel::Policies::exit_teardown, &kernel::ParseExitTeardown)},
       {"policy.detach_drain",
        Policy(&kernel::Policies::detach_drain, &kernel::ParseDetachDrain)},
+      {"iommu.default_domain",
+       [](PlatformConfig& c, SView v) {
+         if (v != "blocked" && v != "identity") return false;
+         c.identity_default_domain = v == "identity";
+         return true;
+       }},
+      {"vtd.pass_through",
+       [](PlatformConfig& c, SView v) { return ParseBool(v, &c.vtd_pass_through); }},
   };
   return *setters;
 }
@@ -133,7 +141,9 @@ std::string ToText(const PlatformConfig& c) {
       "policy.kva_invalidation = ", kernel::PolicyName(c.policies.kva_invalidation), "\n",
       "policy.pasid_lifetime = ", kernel::PolicyName(c.policies.pasid_lifetime), "\n",
       "policy.exit_teardown = ", kernel::PolicyName(c.policies.exit_teardown), "\n",
-      "policy.detach_drain = ", kernel::PolicyName(c.policies.detach_drain), "\n");
+      "policy.detach_drain = ", kernel::PolicyName(c.policies.detach_drain), "\n",
+      "iommu.default_domain = ", c.identity_default_domain ? "identity" : "blocked", "\n",
+      "vtd.pass_through = ", Bool(c.vtd_pass_through), "\n");
 }
 
 absl::StatusOr<PlatformConfig> ParseConfig(std::string_view std_text) {

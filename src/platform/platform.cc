@@ -89,6 +89,9 @@ absl::Status Platform::Init() {
   if (!k.ok()) return k.status();
   kernel_ = *std::move(k);
   core_ = std::make_unique<kernel::IommuCore>(*kernel_, config_.policies);
+  core_->set_default_domain(config_.identity_default_domain
+                                ? kernel::DefaultDomain::kIdentity
+                                : kernel::DefaultDomain::kBlocked);
   for (uint16_t u = 0; u < config_.iommu_units; ++u) {
     absl::Status s = config_.arch == Arch::kArm64 ? AddSmmuUnit(u) : AddVtdUnit(u);
     if (!s.ok()) return s;
@@ -103,6 +106,7 @@ absl::Status Platform::AddVtdUnit(uint16_t unit) {
   hw::vtd::VtdConfig mc;
   mc.unit = unit;
   mc.five_level = true;
+  mc.pass_through = config_.vtd_pass_through;
   absl::StatusOr<std::unique_ptr<hw::vtd::Vtd>> model =
       hw::vtd::Vtd::Create(sim_, mem_, mc);
   if (!model.ok()) return model.status();

@@ -10,6 +10,7 @@
 //   devices_per_unit = 2
 //   device.stall = true
 //   policy.kva_invalidation = none
+//   iommu.default_domain = identity
 //   seed = 42
 //
 // ToText() prints every key; ParseConfig(ToText(c)) == c.
@@ -48,6 +49,11 @@ struct PlatformConfig {
   uint64_t schedule_jitter = 0;  // cycles, with permute_ready_work
   bool fatal_violations = false;
   kernel::Policies policies;
+  // The default domain of every group (docs/domains.md): blocked, or
+  // identity ("iommu.default_domain = identity").
+  bool identity_default_domain = false;
+  // VT-d ECAP.PT (pass-through): without it there is no identity domain.
+  bool vtd_pass_through = true;
 
   // The CPU page-table format this configuration implies.
   arch::PtFormat format() const {
