@@ -44,6 +44,33 @@ TEST(VtdSetAssocCache, ProbeMemoForgetsInvalidatedAndEvictedLines) {
   EXPECT_EQ(c.ProbeMemo(0x41, 0), nullptr);
 }
 
+// A cache without owner lists (the small paging-structure caches) answers
+// invalidation by owner as one with lists does: the same lines dropped and
+// the same lines visited (the modelled work).
+TEST(VtdSetAssocCache, OwnerInvalidationIsTheSameWithAndWithoutOwnerLists) {
+  for (bool track : {true, false}) {
+    SCOPED_TRACE(track);
+    sim::Stats stats;
+    SetAssocCache<int> c;
+    c.Init({.entries = 16, .ways = 16}, stats, "t", 1, track);  // no eviction
+    for (uint64_t i = 0; i < 6; ++i) c.Insert((i << 4) | 1, /*owner=*/7, static_cast<int>(i));
+    for (uint64_t i = 0; i < 5; ++i) c.Insert((i << 4) | 1, /*owner=*/9, 100);
+    EXPECT_EQ(c.CountOwner(7), 6u);
+    EXPECT_EQ(c.CountOwner(9), 5u);
+    uint32_t dropped = 0;
+    const uint32_t visited = c.InvalidateOwner(
+        7, [](uint64_t, const int& v) { return v % 2 == 0; }, &dropped);
+    EXPECT_EQ(visited, 6u);
+    EXPECT_EQ(dropped, 3u);
+    EXPECT_EQ(c.CountOwner(7), 3u);
+    EXPECT_EQ(c.CountOwner(9), 5u);
+    EXPECT_EQ(c.Probe(0x01, 7), nullptr);
+    ASSERT_NE(c.Probe(0x11, 7), nullptr);
+    EXPECT_EQ(*c.Probe(0x11, 7), 1);
+    EXPECT_EQ(c.valid(), 8u);
+  }
+}
+
 TEST(VtdIotlb, SmallIotlbEvictsByLruAndCountsIt) {
   // 2 lines, 2 ways, 1 set: the third page evicts the least recently used.
   VtdMachine m({.iotlb_4k = {.entries = 2, .ways = 2}});

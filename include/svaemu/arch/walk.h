@@ -704,7 +704,9 @@ template <typename MakeFmt, WalkObserver Observer>
   if (start.level < 1 || start.level > 5) [[unlikely]] {
     return WalkResult{.fault = FaultKind::kNotPresent, .level = start.level};
   }
-  const auto fmt = make_fmt();
+  // A reference when the maker returns one (a prepared walker's stored
+  // format: no copy), else the temporary it returns.
+  const auto& fmt = make_fmt();
   static_assert(PagingFormat<std::remove_cvref_t<decltype(fmt)>>);
   mem::WalkReader rd(mem, opts.agent, opts.space, va);
   uint64_t path_pa[5];

@@ -50,7 +50,8 @@ class PreparedWalker {
     opts.agent = agent;
     opts.space = space;
     return internal::RunWalkWith(
-        mem, [this] { return fmt_; }, start, va, acc, opts, obs);
+        mem, [this]() -> const Fmt& { return fmt_; }, start, va, acc, opts,
+        obs);
   }
 
   // The rights left after `start` is narrowed by table entries whose AND

@@ -157,10 +157,17 @@ absl::Status Vtd::Init() {
   // The three IOTLB arrays share one set of counters (one logical IOTLB).
   iotlb_[1].Init(config_.iotlb_2m, st, prefix_ + ".iotlb", seed + 3);
   iotlb_[2].Init(config_.iotlb_1g, st, prefix_ + ".iotlb", seed + 4);
-  psc_[0].Init(config_.pde_cache, st, prefix_ + ".pde_cache", seed + 5);
-  psc_[1].Init(config_.pdpe_cache, st, prefix_ + ".pdpe_cache", seed + 6);
-  psc_[2].Init(config_.pml4e_cache, st, prefix_ + ".pml4e_cache", seed + 7);
-  psc_[3].Init(config_.pml5e_cache, st, prefix_ + ".pml5e_cache", seed + 8);
+  // Paging-structure caches of up to 256 lines keep no owner lists: an
+  // invalidation scans them (cheaper than list upkeep on every fill).
+  const auto track = [](const CacheGeometry& g) { return g.entries > 256; };
+  psc_[0].Init(config_.pde_cache, st, prefix_ + ".pde_cache", seed + 5,
+                track(config_.pde_cache));
+  psc_[1].Init(config_.pdpe_cache, st, prefix_ + ".pdpe_cache", seed + 6,
+                track(config_.pdpe_cache));
+  psc_[2].Init(config_.pml4e_cache, st, prefix_ + ".pml4e_cache", seed + 7,
+                track(config_.pml4e_cache));
+  psc_[3].Init(config_.pml5e_cache, st, prefix_ + ".pml5e_cache", seed + 8,
+                track(config_.pml5e_cache));
   pasid_hits_ = pasid_cache_.counters().hits;
   iotlb_hits_ = iotlb_[0].counters().hits;
 

@@ -74,9 +74,15 @@ class SetAssocCache {
   SetAssocCache& operator=(const SetAssocCache&) = delete;
 
   // Geometry must have been validated (ValidGeometry).
+  // `track_owners`: keep the per-owner lists (an invalidation by owner
+  // visits only that owner's lines). Without them, fills and evictions do
+  // no list work and an invalidation by owner scans the array: the choice
+  // for small caches (the paging-structure caches), where a scan costs
+  // less than the list upkeep on every fill.
   void Init(const CacheGeometry& g, sim::Stats& stats,
-            const std::string& prefix, uint64_t seed) {
+            const std::string& prefix, uint64_t seed, bool track_owners = true) {
     SVAEMU_CHECK(ValidGeometry(g));
+    track_owners_ = track_owners;
     ways_ = g.ways;
     sets_ = g.entries / g.ways;
     set_bits_ = 0;
@@ -194,6 +200,21 @@ class SetAssocCache {
   template <typename Pred>
   uint32_t InvalidateOwner(uint64_t owner, Pred pred, uint32_t* dropped) {
     uint32_t visited = 0, n = 0;
+    if (!track_owners_) {
+      // The lines of `owner` are those visited (the modelled work is the
+      // same as with lists; the host scans the small array).
+      for (uint32_t i = 0; i < lines_.size(); ++i) {
+        if (lines_[i].tag == 0 || lines_[i].owner != owner) continue;
+        ++visited;
+        if (pred(lines_[i].tag, lines_[i].data)) {
+          Remove(i);
+          ++n;
+        }
+      }
+      counters_.invalidations->Inc(n);
+      if (dropped != nullptr) *dropped += n;
+      return visited;
+    }
     auto it = heads_.find(owner);
     uint32_t i = it == heads_.end() ? kNil : it->second;
     while (i != kNil) {
@@ -232,8 +253,12 @@ class SetAssocCache {
   // Number of valid lines (of one owner).
   uint32_t valid() const { return valid_; }
   uint32_t CountOwner(uint64_t owner) const {
-    auto it = heads_.find(owner);
     uint32_t n = 0;
+    if (!track_owners_) {
+      for (const Line& l : lines_) n += l.tag != 0 && l.owner == owner;
+      return n;
+    }
+    auto it = heads_.find(owner);
     for (uint32_t i = it == heads_.end() ? kNil : it->second; i != kNil;
          i = lines_[i].next) {
       ++n;
@@ -304,6 +329,7 @@ class SetAssocCache {
     memo_head_ = nullptr;
   }
   void Link(uint32_t i) {
+    if (!track_owners_) return;
     Line& l = lines_[i];
     uint32_t* head = HeadOf(l.owner);
     l.prev = kNil;
@@ -316,20 +342,23 @@ class SetAssocCache {
     Line& l = lines_[i];
     ++seq_[set];
     if (&l == memo_line_) memo_tag_ = 0;
-    if (l.prev != kNil) {
-      lines_[l.prev].next = l.next;
-    } else {
-      uint32_t* head = HeadOf(l.owner);
-      SVAEMU_CHECK(*head == i);
-      *head = l.next;
+    if (track_owners_) {
+      if (l.prev != kNil) {
+        lines_[l.prev].next = l.next;
+      } else {
+        uint32_t* head = HeadOf(l.owner);
+        SVAEMU_CHECK(*head == i);
+        *head = l.next;
+      }
+      if (l.next != kNil) lines_[l.next].prev = l.prev;
+      l.prev = l.next = kNil;
     }
-    if (l.next != kNil) lines_[l.next].prev = l.prev;
     l.tag = 0;
-    l.prev = l.next = kNil;
     ++seq_[set];
     --valid_;
   }
 
+  bool track_owners_ = true;
   uint32_t ways_ = 1;
   uint32_t sets_ = 1;
   uint32_t set_bits_ = 0;
