@@ -64,12 +64,7 @@ absl::Status VtdDriver::InstallPasidEntry(uint16_t rid, uint32_t pasid, const Pa
 
 absl::Status VtdDriver::ReplaceFirstStagePasid(StreamId rid_id, Pasid pasid_id, PhysAddr pgd,
                                                DomainId did, FirstStageOptions opts) {
-  const uint16_t rid = static_cast<uint16_t>(rid_id.value());
-  auto dev = devices_.find(rid);
-  if (dev == devices_.end()) return absl::NotFoundError("device not attached");
-  absl::StatusOr<PasidEntry> pe = FirstStageEntry(dev->second, pasid_id.value(), pgd, did, opts);
-  if (!pe.ok()) return pe.status();
-  return InstallPasidEntry(rid, pasid_id.value(), *pe, /*replace=*/true);
+  return InstallFirstStage(rid_id, pasid_id, pgd, did, opts, /*replace=*/true);
 }
 
 absl::Status VtdDriver::SetupPassThroughPasid(StreamId rid_id, Pasid pasid_id, DomainId did,

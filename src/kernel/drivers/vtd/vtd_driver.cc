@@ -262,12 +262,17 @@ absl::StatusOr<PasidEntry> VtdDriver::FirstStageEntry(const Device& d, uint32_t 
 
 absl::Status VtdDriver::SetupFirstStagePasid(StreamId rid_id, Pasid pasid_id, PhysAddr pgd,
                                              DomainId did, FirstStageOptions opts) {
+  return InstallFirstStage(rid_id, pasid_id, pgd, did, opts, /*replace=*/false);
+}
+
+absl::Status VtdDriver::InstallFirstStage(StreamId rid_id, Pasid pasid_id, PhysAddr pgd,
+                                          DomainId did, FirstStageOptions opts, bool replace) {
   const uint16_t rid = static_cast<uint16_t>(rid_id.value());
   auto dev = devices_.find(rid);
   if (dev == devices_.end()) return absl::NotFoundError("device not attached");
   absl::StatusOr<PasidEntry> pe = FirstStageEntry(dev->second, pasid_id.value(), pgd, did, opts);
   if (!pe.ok()) return pe.status();
-  return InstallPasidEntry(rid, pasid_id.value(), *pe, /*replace=*/false);
+  return InstallPasidEntry(rid, pasid_id.value(), *pe, replace);
 }
 
 void VtdDriver::AppendDevTlb(uint16_t did, uint32_t pasid, uint64_t addr, uint64_t size,

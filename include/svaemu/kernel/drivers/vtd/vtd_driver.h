@@ -182,6 +182,9 @@ class VtdDriver : public IopfResponder {
                                                       const FirstStageOptions& opts) const;
   // Writes `e` at (rid, pasid): into a non-present entry (P last), or with
   // `replace` over a present one followed by intel_pasid_flush_present().
+  // SetupFirstStagePasid / ReplaceFirstStagePasid.
+  absl::Status InstallFirstStage(StreamId rid, Pasid pasid, PhysAddr pgd, DomainId did,
+                                 FirstStageOptions opts, bool replace);
   absl::Status InstallPasidEntry(uint16_t rid, uint32_t pasid,
                                  const hw::vtd::PasidEntry& e, bool replace);
   void AppendDevTlb(uint16_t did, uint32_t pasid, uint64_t addr, uint64_t size,
