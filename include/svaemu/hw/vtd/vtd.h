@@ -215,9 +215,9 @@ class Vtd : public MmioDevice, public pci::IommuPort {
     bool wpe;
     // The context entry's RID_PRIV (9.4) when this line was filled: the
     // privilege of requests without a PASID. Software invalidates the
-    // PASID cache after changing a context entry (6.5.3.1, as Linux's
-    // context flush does), so the copy is never staler than the entry the
-    // cache may use.
+    // PASID cache after changing a context entry (6.5, invalidation
+    // guidance; Linux's context flush does), so the copy is never staler
+    // than the entry the cache may use.
     bool rid_priv;
     bool fpd;               // FPD accumulated over context/dir/PASID entry
     uint16_t did;
