@@ -113,19 +113,12 @@ class SetAssocCache {
     return (sets & (sets - 1)) == 0;
   }
 
-  // The hot path: no counting, no allocation. The default geometries (4
-  // and 8 ways) get a loop of constant length, which the compiler unrolls.
+  // The hot path: no counting, no allocation.
   Data* Probe(uint64_t tag, uint64_t owner) {
-    Line* l = &lines_[SetOf(tag, owner) * ways_];
-    if (ways_ == 8) return ProbeWays<8>(l, tag, owner);
-    if (ways_ == 4) return ProbeWays<4>(l, tag, owner);
-    for (uint32_t w = 0; w < ways_; ++w) {
-      if (l[w].tag == tag && l[w].owner == owner) {
-        if (repl_ == Replacement::kLru) l[w].stamp = ++clock_;
-        return &l[w].data;
-      }
-    }
-    return nullptr;
+    Line* l = Find(tag, owner);
+    if (l == nullptr) return nullptr;
+    if (repl_ == Replacement::kLru) l->stamp = ++clock_;
+    return &l->data;
   }
 
   // Probe() behind a one-line memo of the last line ProbeMemo() found: a
@@ -278,29 +271,31 @@ class SetAssocCache {
   }
 
  private:
-  template <uint32_t kWays>
-  [[gnu::always_inline]] Data* ProbeWays(Line* l, uint64_t tag, uint64_t owner) {
-    for (uint32_t w = 0; w < kWays; ++w) {
-      if (l[w].tag == tag && l[w].owner == owner) [[unlikely]] {
-        if (repl_ == Replacement::kLru) l[w].stamp = ++clock_;
-        return &l[w].data;
-      }
+  // The line holding (tag, owner), or nullptr. The default geometries (4
+  // and 8 ways) get a loop of constant length, which the compiler unrolls.
+  [[gnu::always_inline]] Line* Find(uint64_t tag, uint64_t owner) {
+    Line* l = &lines_[SetOf(tag, owner) * ways_];
+    if (ways_ == 8) return FindIn<8>(l, tag, owner);
+    if (ways_ == 4) return FindIn<4>(l, tag, owner);
+    return FindIn<0>(l, tag, owner);
+  }
+  template <uint32_t kWays>  // 0: ways_
+  [[gnu::always_inline]] Line* FindIn(Line* l, uint64_t tag, uint64_t owner) const {
+    const uint32_t n = kWays != 0 ? kWays : ways_;
+    for (uint32_t w = 0; w < n; ++w) {
+      if (l[w].tag == tag && l[w].owner == owner) return &l[w];
     }
     return nullptr;
   }
 
   [[gnu::noinline]] Data* ProbeAndMemo(uint64_t tag, uint64_t owner) {
-    Line* l = &lines_[SetOf(tag, owner) * ways_];
-    for (uint32_t w = 0; w < ways_; ++w) {
-      if (l[w].tag == tag && l[w].owner == owner) {
-        if (repl_ == Replacement::kLru) l[w].stamp = ++clock_;
-        memo_tag_ = tag;
-        memo_line_owner_ = owner;
-        memo_line_ = &l[w];
-        return &l[w].data;
-      }
-    }
-    return nullptr;
+    Line* l = Find(tag, owner);
+    if (l == nullptr) return nullptr;
+    if (repl_ == Replacement::kLru) l->stamp = ++clock_;
+    memo_tag_ = tag;
+    memo_line_owner_ = owner;
+    memo_line_ = l;
+    return &l->data;
   }
 
   // The list head of `owner`, created (kNil) if absent. A head stays in
