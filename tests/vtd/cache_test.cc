@@ -71,6 +71,82 @@ TEST(VtdSetAssocCache, OwnerInvalidationIsTheSameWithAndWithoutOwnerLists) {
   }
 }
 
+// InsertAfterMiss (the miss path's fill, which skips the search for the
+// tag) picks the same line Insert does: the first free way, else the
+// least recently used; an eviction in place keeps the owner lists right
+// whether the new line has the victim's owner or another, and drops the
+// probe memo of the victim. Run for the unrolled 4- and 8-way fills and
+// the generic one (2 ways), with and without owner lists.
+TEST(VtdSetAssocCache, InsertAfterMissPicksTheVictimInsertWouldAndKeepsOwnerListsRight) {
+  for (uint32_t ways : {2u, 4u, 8u}) {
+    for (bool track : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << ways << " ways, owner lists " << track);
+      sim::Stats stats_a, stats_b;
+      SetAssocCache<int> a, b;  // a: Insert; b: ProbeInSet + InsertAfterMiss
+      a.Init({.entries = ways, .ways = ways}, stats_a, "a", 1, track);
+      b.Init({.entries = ways, .ways = ways}, stats_b, "b", 1, track);
+      // Fill, touch in a scrambled order, then keep filling: owners
+      // alternate 7 and 9 so evictions replace both same- and
+      // other-owner lines.
+      for (uint64_t i = 0; i < 5 * ways; ++i) {
+        const uint64_t tag = (i << 4) | 1;
+        const uint64_t owner = (i % 3 == 0) ? 9 : 7;
+        if (i % 4 == 3) {  // re-use an older line: the LRU order changes
+          const uint64_t old = (((i * 5) % (i + 1)) << 4) | 1;
+          uint32_t set;
+          EXPECT_EQ(a.Probe(old, 7) != nullptr || a.Probe(old, 9) != nullptr,
+                    b.ProbeInSet(old, 7, &set) != nullptr || b.ProbeInSet(old, 9, &set) != nullptr);
+        }
+        uint32_t set;
+        ASSERT_EQ(b.ProbeInSet(tag, owner, &set), nullptr);
+        if (i > 0) {  // the previous line through the memo (evicted in place later)
+          const uint64_t prev = ((i - 1) << 4) | 1;
+          const uint64_t prev_owner = ((i - 1) % 3 == 0) ? 9 : 7;
+          EXPECT_EQ(a.Probe(prev, prev_owner) != nullptr, b.ProbeMemo(prev, prev_owner) != nullptr);
+        }
+        a.Insert(tag, owner, static_cast<int>(i));
+        b.InsertAfterMiss(set, tag, owner, static_cast<int>(i));
+        for (uint64_t j = 0; j <= i; ++j) {
+          const uint64_t t = (j << 4) | 1;
+          const uint64_t o = (j % 3 == 0) ? 9 : 7;
+          const int* pa = a.Probe(t, o);
+          const int* pb = b.Probe(t, o);
+          ASSERT_EQ(pa != nullptr, pb != nullptr) << "tag " << t << " after fill " << i;
+          if (pa != nullptr) {
+            EXPECT_EQ(*pa, *pb);
+          }
+        }
+        EXPECT_EQ(a.valid(), b.valid());
+        EXPECT_EQ(a.CountOwner(7), b.CountOwner(7));
+        EXPECT_EQ(a.CountOwner(9), b.CountOwner(9));
+        EXPECT_EQ(b.CountOwner(7) + b.CountOwner(9), b.valid());
+      }
+      EXPECT_EQ(stats_a.Value("a.evictions"), stats_b.Value("b.evictions"));
+      EXPECT_EQ(stats_a.Value("a.evictions"), 4 * uint64_t{ways});
+      // The lists still drive invalidation: dropping owner 7 leaves only 9.
+      uint32_t dropped = 0;
+      b.InvalidateOwner(7, [](uint64_t, const int&) { return true; }, &dropped);
+      EXPECT_EQ(b.CountOwner(7), 0u);
+      EXPECT_EQ(b.valid(), b.CountOwner(9));
+      EXPECT_EQ(dropped + b.valid(), a.valid());
+    }
+  }
+}
+
+// A line evicted in place (InsertAfterMiss) is forgotten by the memo.
+TEST(VtdSetAssocCache, EvictionInPlaceDropsTheMemo) {
+  sim::Stats stats;
+  SetAssocCache<int> c;
+  c.Init({.entries = 1, .ways = 1}, stats, "t", 1);
+  c.Insert(0x11, 0, 1);
+  ASSERT_NE(c.ProbeMemo(0x11, 0), nullptr);
+  uint32_t set;
+  ASSERT_EQ(c.ProbeInSet(0x21, 0, &set), nullptr);
+  c.InsertAfterMiss(set, 0x21, 0, 2);
+  EXPECT_EQ(c.ProbeMemo(0x11, 0), nullptr);
+  EXPECT_EQ(*c.ProbeMemo(0x21, 0), 2);
+}
+
 TEST(VtdIotlb, SmallIotlbEvictsByLruAndCountsIt) {
   // 2 lines, 2 ways, 1 set: the third page evicts the least recently used.
   VtdMachine m({.iotlb_4k = {.entries = 2, .ways = 2}});

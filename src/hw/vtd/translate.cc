@@ -207,7 +207,7 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& req, PasidData* pc, IotlbData* e4
   translations_->Inc();
   pasid_hits_->Inc();
   // The PASID-cache lookup; FirstStage adds the 4 KiB IOTLB lookup.
-  const uint32_t cycles = static_cast<uint32_t>(sim_.cost().cache_lookup);
+  const uint32_t cycles = lookup_cycles_;
   return FirstStage(req, *pc, cycles, /*ats=*/false, /*probed_4k=*/true, e4k);
 }
 
@@ -239,7 +239,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
   // do not allow the access (or a write to a clean page) walks again; the
   // arrays after it are not probed. The large-page arrays are probed only
   // if this PASID put a large leaf there (PasidData::large).
-  const uint32_t lookup = static_cast<uint32_t>(sim_.cost().cache_lookup);
+  const uint32_t lookup = lookup_cycles_;
   IotlbData* e;
   cycles += lookup;
   if (probed_4k) {
@@ -248,6 +248,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
   } else {
     e = iotlb_[0].Lookup(PageTag(r.addr, kIotlbShift[0]), owner);
   }
+  const bool missed_4k = e == nullptr;  // (tag, owner) absent from the 4 KiB array
   if (e == nullptr && pc->large) {
     cycles += lookup;
     e = iotlb_[1].Lookup(PageTag(r.addr, kIotlbShift[1]), owner);
@@ -276,10 +277,12 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
   // starting table and the rights accumulated above it.
   arch::WalkStart start{.table = PhysAddr(pc->fsptptr.value() & BitMask(63, 12)),
                         .level = pc->levels, .cumulative = arch::Perms{}};
+  uint32_t psc_set[4];  // per level 2..5: the set probed, for the fill
   for (uint8_t level = 2; level <= pc->levels; ++level) {  // PDE = level 2
     cycles += lookup;
     const unsigned cov = 12 + 9 * (level - 1);
-    if (const PscData* p = psc_[level - 2].Lookup(PageTag(r.addr, cov), owner)) {
+    if (const PscData* p =
+            psc_[level - 2].LookupInSet(PageTag(r.addr, cov), owner, &psc_set[level - 2])) {
       start = arch::WalkStart{.table = p->next, .level = static_cast<uint8_t>(level - 1),
                               .cumulative = p->cum};
       break;
@@ -306,15 +309,15 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
         tables_and &= entry;
         tables_or |= entry;
         const unsigned cov = 12 + 9 * (level - 1);
-        psc_[level - 2].Insert(
-            PageTag(r.addr, cov), owner,
+        // Every level filled was probed and missed above (its set known).
+        psc_[level - 2].InsertAfterMiss(
+            psc_set[level - 2], PageTag(r.addr, cov), owner,
             PscData{.next = PhysAddr(entry & BitMask(config_.haw - 1, 12)),
                     .cum = pc->walker.Narrow(start.cumulative, tables_and, tables_or)});
       }
     }
   }
-  cycles += static_cast<uint32_t>(w.reads * sim_.cost().mem_read +
-                                  w.ad_updates * sim_.cost().mem_write);
+  cycles += w.reads * read_cycles_ + w.ad_updates * write_cycles_;
 
   if (!w.ok()) {
     const FaultReason reason = WalkFaultReason(w);
@@ -336,7 +339,12 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
   leaf.deny = static_cast<uint8_t>(((t.perms.write && dirty) ? 0 : kNeedWrite) |
                                 (t.perms.user ? 0 : kNeedUser) |
                                 ((t.perms.exec_user && t.perms.exec_priv) ? 0 : kNeedExec));
-  iotlb_[arr].Insert(PageTag(r.addr, t.page_shift), owner, leaf);
+  const uint64_t leaf_tag = PageTag(r.addr, t.page_shift);
+  if (arr == 0 && missed_4k) {
+    iotlb_[0].InsertAfterMiss(iotlb_[0].SetOf(leaf_tag, owner), leaf_tag, owner, leaf);
+  } else {
+    iotlb_[arr].Insert(leaf_tag, owner, leaf);
+  }
   res.ok = true;
   res.pa = t.pa;
   res.page_shift = t.page_shift;

@@ -70,6 +70,9 @@ Vtd::Vtd(sim::Simulation& sim, mem::PhysMem& mem, VtdConfig config)
       fault_irq_(sim, absl::StrCat("vtd", config.unit, ".fault")),
       inv_irq_(sim, absl::StrCat("vtd", config.unit, ".qi")),
       prq_irq_(sim, absl::StrCat("vtd", config.unit, ".prq")),
+      lookup_cycles_(static_cast<uint32_t>(sim.cost().cache_lookup)),
+      read_cycles_(static_cast<uint32_t>(sim.cost().mem_read)),
+      write_cycles_(static_cast<uint32_t>(sim.cost().mem_write)),
       log_(GetLogger("vtd")) {}
 
 Vtd::~Vtd() {

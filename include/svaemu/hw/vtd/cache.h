@@ -141,50 +141,44 @@ class SetAssocCache {
   }
 
   // Fills (or refreshes) the line for (tag, owner). One pass over the set
-  // finds the matching line, the first free one and the LRU/FIFO victim.
+  // finds the matching line, the first free one and the LRU/FIFO victim;
+  // a victim is replaced in place (one sequence bump pair; it stays on its
+  // owner list when the new line has the same owner).
   Data* Insert(uint64_t tag, uint64_t owner, const Data& data) {
+    return InsertInSet(SetOf(tag, owner), tag, owner, data);
+  }
+  // Insert() into `set`, which must be SetOf(tag, owner) (a caller that
+  // probed the tag already has it: ProbeInSet).
+  Data* InsertInSet(uint32_t set, uint64_t tag, uint64_t owner, const Data& data) {
     SVAEMU_CHECK((tag & 1) != 0);
-    const uint32_t set = SetOf(tag, owner);
-    const uint32_t base = set * ways_;
-    Line* l = &lines_[base];
-    uint32_t free_way = kNil;
-    uint32_t oldest = 0;
-    uint32_t oldest_stamp = l[0].stamp;
-    for (uint32_t w = 0; w < ways_; ++w) {
-      if (l[w].tag == tag && l[w].owner == owner) {
-        l[w].data = data;
-        return &l[w].data;
-      }
-      if (l[w].tag == 0) {
-        if (free_way == kNil) free_way = w;
-      } else if (l[w].stamp < oldest_stamp) {
-        oldest_stamp = l[w].stamp;
-        oldest = w;
-      }
-    }
-    uint32_t victim;
-    if (free_way != kNil) {
-      victim = base + free_way;
-    } else {
-      // The set is full, so `oldest` is the first line with the smallest
-      // stamp, as a separate scan would pick.
-      victim = base + (repl_ == Replacement::kRandom
-                           ? static_cast<uint32_t>(rng_.Uniform(ways_))
-                           : oldest);
-      Remove(victim, set);
-      counters_.evictions->Inc();
-    }
-    ++seq_[set];
-    Line& v = lines_[victim];
-    v.tag = tag;
-    v.owner = owner;
-    v.stamp = ++clock_;
-    v.data = data;
-    Link(victim);
-    ++seq_[set];
-    ++valid_;
-    counters_.insertions->Inc();
-    return &v.data;
+    if (ways_ == 1) return InsertIn<1>(set, tag, owner, data);
+    if (ways_ == 4) return InsertIn<4>(set, tag, owner, data);
+    if (ways_ == 8) return InsertIn<8>(set, tag, owner, data);
+    return InsertIn<0>(set, tag, owner, data);
+  }
+  // InsertInSet() for a (tag, owner) that a probe of `set` just missed,
+  // with no fill of this cache since: the line cannot be there, so the pass
+  // over the set only picks the victim (first free way, else the LRU/FIFO
+  // one, else random), without branches on the tags.
+  Data* InsertAfterMiss(uint32_t set, uint64_t tag, uint64_t owner, const Data& data) {
+    SVAEMU_CHECK((tag & 1) != 0);
+    if (ways_ == 4) return InsertIn<4, true>(set, tag, owner, data);
+    if (ways_ == 8) return InsertIn<8, true>(set, tag, owner, data);
+    return InsertIn<0, true>(set, tag, owner, data);
+  }
+  // Probe() that also returns the set, for a later InsertInSet().
+  [[gnu::always_inline]] Data* ProbeInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
+    *set = SetOf(tag, owner);
+    Line* l = FindInSet(*set, tag, owner);
+    if (l == nullptr) return nullptr;
+    if (repl_ == Replacement::kLru) l->stamp = ++clock_;
+    return &l->data;
+  }
+  // ProbeInSet() counting a hit or a miss.
+  [[gnu::always_inline]] Data* LookupInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
+    Data* d = ProbeInSet(tag, owner, set);
+    (d != nullptr ? counters_.hits : counters_.misses)->Inc();
+    return d;
   }
 
   // Drops lines of `owner` for which pred(tag, data) is true. Returns the
@@ -274,10 +268,7 @@ class SetAssocCache {
   // The line holding (tag, owner), or nullptr. The default geometries (4
   // and 8 ways) get a loop of constant length, which the compiler unrolls.
   [[gnu::always_inline]] Line* Find(uint64_t tag, uint64_t owner) {
-    Line* l = &lines_[SetOf(tag, owner) * ways_];
-    if (ways_ == 8) return FindIn<8>(l, tag, owner);
-    if (ways_ == 4) return FindIn<4>(l, tag, owner);
-    return FindIn<0>(l, tag, owner);
+    return FindInSet(SetOf(tag, owner), tag, owner);
   }
   template <uint32_t kWays>  // 0: ways_
   [[gnu::always_inline]] Line* FindIn(Line* l, uint64_t tag, uint64_t owner) const {
@@ -286,6 +277,78 @@ class SetAssocCache {
       if (l[w].tag == tag && l[w].owner == owner) return &l[w];
     }
     return nullptr;
+  }
+
+  [[gnu::always_inline]] Line* FindInSet(uint32_t set, uint64_t tag, uint64_t owner) {
+    Line* l = &lines_[set * ways_];
+    if (ways_ == 8) return FindIn<8>(l, tag, owner);
+    if (ways_ == 4) return FindIn<4>(l, tag, owner);
+    return FindIn<0>(l, tag, owner);
+  }
+
+  template <uint32_t kWays, bool kMissed = false>  // kWays 0: ways_
+  [[gnu::always_inline]] Data* InsertIn(uint32_t set, uint64_t tag, uint64_t owner,
+                                        const Data& data) {
+    const uint32_t n = kWays != 0 ? kWays : ways_;
+    const uint32_t base = set * n;
+    Line* l = &lines_[base];
+    uint32_t free_way = kNil;
+    uint32_t oldest = 0;
+    if constexpr (kMissed) {
+      uint32_t oldest_stamp = ~0u;
+      for (uint32_t w = 0; w < n; ++w) {
+        if (l[w].tag == 0) {
+          free_way = w;
+          break;
+        }
+        if (l[w].stamp < oldest_stamp) {
+          oldest_stamp = l[w].stamp;
+          oldest = w;
+        }
+      }
+    } else {
+      uint32_t oldest_stamp = l[0].stamp;
+      for (uint32_t w = 0; w < n; ++w) {
+        if (l[w].tag == tag && l[w].owner == owner) {
+          l[w].data = data;
+          return &l[w].data;
+        }
+        if (l[w].tag == 0) {
+          if (free_way == kNil) free_way = w;
+        } else if (l[w].stamp < oldest_stamp) {
+          oldest_stamp = l[w].stamp;
+          oldest = w;
+        }
+      }
+    }
+    // A full set: `oldest` is the first line with the smallest stamp.
+    const uint32_t way = free_way != kNil ? free_way
+                         : repl_ == Replacement::kRandom
+                             ? static_cast<uint32_t>(rng_.Uniform(n))
+                             : oldest;
+    const uint32_t i = base + way;
+    Line& v = lines_[i];
+    ++seq_[set];
+    bool link = true;
+    if (v.tag != 0) {  // eviction, in place
+      if (&v == memo_line_) memo_tag_ = 0;
+      if (track_owners_ && v.owner == owner) {
+        link = false;  // stays on its owner's list
+      } else {
+        Unlink(i);
+      }
+      counters_.evictions->Inc();
+    } else {
+      ++valid_;
+    }
+    v.tag = tag;
+    v.owner = owner;
+    v.stamp = ++clock_;
+    v.data = data;
+    if (link) Link(i);
+    ++seq_[set];
+    counters_.insertions->Inc();
+    return &v.data;
   }
 
   [[gnu::noinline]] Data* ProbeAndMemo(uint64_t tag, uint64_t owner) {
@@ -332,22 +395,26 @@ class SetAssocCache {
     if (*head != kNil) lines_[*head].prev = i;
     *head = i;
   }
+  // Takes line i off its owner's list (no-op without lists).
+  void Unlink(uint32_t i) {
+    if (!track_owners_) return;
+    Line& l = lines_[i];
+    if (l.prev != kNil) {
+      lines_[l.prev].next = l.next;
+    } else {
+      uint32_t* head = HeadOf(l.owner);
+      SVAEMU_CHECK(*head == i);
+      *head = l.next;
+    }
+    if (l.next != kNil) lines_[l.next].prev = l.prev;
+    l.prev = l.next = kNil;
+  }
   void Remove(uint32_t i) { Remove(i, ways_shift_ >= 0 ? i >> ways_shift_ : i / ways_); }
   void Remove(uint32_t i, uint32_t set) {
     Line& l = lines_[i];
     ++seq_[set];
     if (&l == memo_line_) memo_tag_ = 0;
-    if (track_owners_) {
-      if (l.prev != kNil) {
-        lines_[l.prev].next = l.next;
-      } else {
-        uint32_t* head = HeadOf(l.owner);
-        SVAEMU_CHECK(*head == i);
-        *head = l.next;
-      }
-      if (l.next != kNil) lines_[l.next].prev = l.prev;
-      l.prev = l.next = kNil;
-    }
+    Unlink(i);
     l.tag = 0;
     ++seq_[set];
     --valid_;

@@ -338,6 +338,12 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   sim::Counter* page_requests_lost_ = nullptr;
   sim::Counter* page_responses_ = nullptr;
 
+  // The cost model's figures the translate path charges (fixed for the
+  // simulation's life).
+  uint32_t lookup_cycles_;
+  uint32_t read_cycles_;
+  uint32_t write_cycles_;
+
   sim::EventId iq_event_ = sim::kNoEvent;
   bool iq_have_current_ = false;  // a fetched descriptor awaits execution
   RawDesc iq_current_{};
