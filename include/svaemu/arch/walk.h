@@ -137,6 +137,19 @@ struct WalkResult {
   bool ok() const { return fault == FaultKind::kNone; }
 };
 
+// A walk that translated with no A/D (AF, dirty-state) update to make:
+// the leaf as scalars (PreparedWalker::WalkFast). Rights are a PermsIndex()
+// set (walker.h).
+struct FastTranslation {
+  uint64_t page = 0;     // the leaf's page base
+  uint64_t leaf = 0;     // the leaf entry (as read)
+  uint64_t leaf_pa = 0;  // its address
+  uint32_t perms = 0;    // cumulative rights, including the leaf
+  uint8_t level = 0;     // leaf level (1, 2, 3)
+  uint8_t reads = 0;     // entries read
+  constexpr uint8_t page_shift() const { return static_cast<uint8_t>(3 + 9 * level); }
+};
+
 struct WalkOptions {
   Agent agent;
   SpaceId space = kNoSpace;
@@ -695,14 +708,20 @@ template <typename MakeFmt, WalkObserver Observer>
 // The walk: descent, access check, then (rarely) A/D updates and bounded
 // restarts. make_fmt() returns the format (a small value: X86Format,
 // Arm64Format); taking a maker rather than a format lets the hot path keep
-// the format in registers, since the cold path builds its own. Every
-// return is a prvalue: nothing is zeroed first or copied.
+// the format in registers, since the cold path builds its own.
+//
+// Two outcomes: a walk that translated with nothing to update (the common
+// one) returns true with its leaf in *fast, as scalars the caller can keep
+// in registers; any other walk (a fault, or A/D updates and restarts)
+// returns false with its whole result in *slow.
 template <typename MakeFmt, WalkObserver Observer>
-[[gnu::always_inline]] inline WalkResult RunWalkWith(
+[[gnu::always_inline]] inline bool RunWalkFast(
     mem::PhysMem& mem, MakeFmt make_fmt, const WalkStart& start, VirtAddr va,
-    AccessType acc, const WalkOptions& opts, Observer* obs) {
+    AccessType acc, const WalkOptions& opts, Observer* obs,
+    FastTranslation* fast, WalkResult* slow) {
   if (start.level < 1 || start.level > 5) [[unlikely]] {
-    return WalkResult{.fault = FaultKind::kNotPresent, .level = start.level};
+    *slow = WalkResult{.fault = FaultKind::kNotPresent, .level = start.level};
+    return false;
   }
   // A reference when the maker returns one (a prepared walker's stored
   // format: no copy), else the temporary it returns.
@@ -719,8 +738,9 @@ template <typename MakeFmt, WalkObserver Observer>
         d.depth > 1 ? MarkTablesUsed(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
                                      start.level, d.level, path_pa, path_val, acc)
                     : 0;
-    return WalkResult{.fault = d.fault, .level = d.level, .entry = d.entry,
-                      .reads = d.depth, .ad_updates = ad};
+    *slow = WalkResult{.fault = d.fault, .level = d.level, .entry = d.entry,
+                       .reads = d.depth, .ad_updates = ad};
+    return false;
   }
   uint32_t perms = d.perms;
   PermFault pf = PermFault::kNone;
@@ -731,18 +751,44 @@ template <typename MakeFmt, WalkObserver Observer>
         d.depth > 1 ? MarkTablesUsed(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
                                      start.level, d.level, path_pa, path_val, acc)
                     : 0;
-    return WalkResult{.fault = f, .perm = pf, .level = d.level,
-                      .entry = d.entry, .reads = d.depth, .ad_updates = ad};
+    *slow = WalkResult{.fault = f, .perm = pf, .level = d.level,
+                       .entry = d.entry, .reads = d.depth, .ad_updates = ad};
+    return false;
   }
   if (fmt.NeedsUpdate(d.tables_and, d.entry, acc)) [[unlikely]] {
-    return UpdateAndRestart(mem, make_fmt, start.table, start.level,
-                            start.cumulative, va, acc, opts, obs, d.level,
-                            d.out, perms, path_pa, path_val);
+    *slow = UpdateAndRestart(mem, make_fmt, start.table, start.level,
+                             start.cumulative, va, acc, opts, obs, d.level,
+                             d.out, perms, path_pa, path_val);
+    return false;
   }
+  *fast = FastTranslation{.page = d.out, .leaf = d.entry, .leaf_pa = d.entry_pa,
+                          .perms = perms, .level = d.level,
+                          .reads = static_cast<uint8_t>(d.depth)};
+  return true;
+}
+
+// RunWalkFast() with one result. Every return is a prvalue: nothing is
+// zeroed first or copied.
+template <typename MakeFmt, WalkObserver Observer>
+[[gnu::always_inline]] inline WalkResult RunWalkWith(
+    mem::PhysMem& mem, MakeFmt make_fmt, const WalkStart& start, VirtAddr va,
+    AccessType acc, const WalkOptions& opts, Observer* obs) {
+  FastTranslation t;
+  WalkResult slow;
+  if (!RunWalkFast(mem, make_fmt, start, va, acc, opts, obs, &t, &slow)) {
+    return slow;
+  }
+  const auto& fmt = make_fmt();
   return WalkResult{.fault = FaultKind::kNone, .perm = PermFault::kNone,
-                    .level = d.level, .entry = d.entry,
-                    .t = MakeTranslation(fmt, d, perms, va), .reads = d.depth,
-                    .ad_updates = 0};
+                    .level = t.level, .entry = t.leaf,
+                    .t = Translation{.pa = PhysAddr(t.page + va.OffsetIn(EntryCoverage(t.level))),
+                                     .page_shift = t.page_shift(),
+                                     .leaf_level = t.level,
+                                     .perms = PermsOfFast(t.perms),
+                                     .global = fmt.Global(t.leaf),
+                                     .leaf_entry = t.leaf,
+                                     .leaf_entry_pa = PhysAddr(t.leaf_pa)},
+                    .reads = t.reads, .ad_updates = 0};
 }
 
 // The walk with a format object.

@@ -54,6 +54,26 @@ class PreparedWalker {
         obs);
   }
 
+  // Walk() in two outcomes (walk.h, RunWalkFast): true with the leaf in
+  // *fast for a walk that translated with nothing to update; false with the
+  // whole result in *slow for any other (a fault; A/D updates). The miss
+  // paths of the IOMMU models keep the common outcome in registers.
+  template <WalkObserver Observer = NullObserver>
+  [[gnu::always_inline]] bool WalkFast(mem::PhysMem& mem, const WalkStart& start,
+                                       VirtAddr va, AccessType acc, Agent agent,
+                                       SpaceId space, Observer* obs,
+                                       FastTranslation* fast,
+                                       WalkResult* slow) const {
+    WalkOptions opts;
+    opts.agent = agent;
+    opts.space = space;
+    return internal::RunWalkFast(
+        mem, [this]() -> const Fmt& { return fmt_; }, start, va, acc, opts,
+        obs, fast, slow);
+  }
+  // Whether a leaf is global (x86 G; arm64 nG = 0).
+  bool Global(uint64_t leaf) const { return fmt_.Global(leaf); }
+
   // The rights left after `start` is narrowed by table entries whose AND
   // is `tables_and` and OR is `tables_or` (every table entry from the walk
   // start down to the one a cache line is filled for): what the walker's
@@ -75,6 +95,11 @@ class PreparedWalker {
   return internal::PermBitsFast(p);
 }
 constexpr Perms PermsOfIndex(uint32_t i) { return internal::PermsOf(i); }
+// The bits of a PermsIndex() set (FastTranslation::perms).
+inline constexpr uint32_t kPermIndexWrite = internal::kPermWrite;
+inline constexpr uint32_t kPermIndexUser = internal::kPermUser;
+inline constexpr uint32_t kPermIndexExecUser = internal::kPermExecUser;
+inline constexpr uint32_t kPermIndexExecPriv = internal::kPermExecPriv;
 
 // X86Walker (x86_64.h) and Arm64Walker (arm64.h) are the two instances.
 

@@ -291,17 +291,22 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
 
   const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
   const Agent agent = Agent::Iommu(config_.unit);
+  // The common walk (translated, nothing to update) comes back in `t`, in
+  // registers; any other in `w`.
+  arch::FastTranslation t;
   arch::WalkResult w;
+  bool fast;
   if (start.level == 1) {
     // A walk from a PT reads only the leaf: nothing to fill.
-    w = pc->walker.Walk(mem_, start, va, acc, agent, pc->space);
+    fast = pc->walker.WalkFast<arch::NullObserver>(mem_, start, va, acc, agent, pc->space,
+                                                   nullptr, &t, &w);
   } else {
     PscFillObserver obs(start.level);
-    w = pc->walker.Walk(mem_, start, va, acc, agent, pc->space, &obs);
+    fast = pc->walker.WalkFast(mem_, start, va, acc, agent, pc->space, &obs, &t, &w);
     // Fill the paging-structure caches with the table entries the walk
     // used (every read but the last), each with the rights accumulated
     // down to it. On a faulting walk, only if configured.
-    if (w.ok() || config_.fill_psc_on_fault) {
+    if (fast || w.ok() || config_.fill_psc_on_fault) {
       uint64_t tables_and = ~0ull;
       uint64_t tables_or = 0;
       for (unsigned level = start.level; level > obs.low; --level) {
@@ -317,38 +322,47 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
       }
     }
   }
-  cycles += w.reads * read_cycles_ + w.ad_updates * write_cycles_;
-
-  if (!w.ok()) {
-    const FaultReason reason = WalkFaultReason(w);
-    // Translation requests report first-stage faults in the completion,
-    // not in the fault log (4.2.3); configuration faults above are logged.
-    return Fault(req, reason, fpd, cycles, !ats);
+  if (fast) [[likely]] {
+    cycles += t.reads * read_cycles_;
+  } else {
+    cycles += w.reads * read_cycles_ + w.ad_updates * write_cycles_;
+    if (!w.ok()) {
+      const FaultReason reason = WalkFaultReason(w);
+      // Translation requests report first-stage faults in the completion,
+      // not in the fault log (4.2.3); configuration faults above are logged.
+      return Fault(req, reason, fpd, cycles, !ats);
+    }
+    t = arch::FastTranslation{
+        .page = w.t.pa.value() & ~((1ull << w.t.page_shift) - 1), .leaf = w.t.leaf_entry,
+        .leaf_pa = w.t.leaf_entry_pa.value(), .perms = arch::PermsIndex(w.t.perms),
+        .level = w.t.leaf_level};
   }
   // 6.2.3: cache the leaf with its cumulative rights; a page not yet dirty
   // cannot serve a write from the cache.
-  const arch::Translation& t = w.t;
-  const int arr = t.page_shift == 30 ? 2 : (t.page_shift == 21 ? 1 : 0);
+  const unsigned shift = t.page_shift();
+  const int arr = t.level - 1;  // 4 KiB, 2 MiB, 1 GiB
   if (arr != 0) pc->large = true;
-  const bool dirty = Bit(t.leaf_entry, arch::X86Entry::kD);
-  IotlbData leaf{};
-  leaf.pa_page = t.pa.value() & ~((1ull << t.page_shift) - 1);
-  leaf.page_shift = t.page_shift;
-  leaf.writable = t.perms.write;
-  leaf.global = t.global;
-  leaf.deny = static_cast<uint8_t>(((t.perms.write && dirty) ? 0 : kNeedWrite) |
-                                (t.perms.user ? 0 : kNeedUser) |
-                                ((t.perms.exec_user && t.perms.exec_priv) ? 0 : kNeedExec));
-  const uint64_t leaf_tag = PageTag(r.addr, t.page_shift);
+  const bool writable = (t.perms & arch::kPermIndexWrite) != 0;
+  const bool dirty = Bit(t.leaf, arch::X86Entry::kD);
+  constexpr uint32_t kExec = arch::kPermIndexExecUser | arch::kPermIndexExecPriv;
+  const IotlbData leaf{
+      .pa_page = t.page,
+      .deny = static_cast<uint8_t>(((writable && dirty) ? 0 : kNeedWrite) |
+                                   ((t.perms & arch::kPermIndexUser) != 0 ? 0 : kNeedUser) |
+                                   ((t.perms & kExec) == kExec ? 0 : kNeedExec)),
+      .page_shift = static_cast<uint8_t>(shift),
+      .writable = writable,
+      .global = pc->walker.Global(t.leaf)};
+  const uint64_t leaf_tag = PageTag(r.addr, shift);
   if (arr == 0 && missed_4k) {
     iotlb_[0].InsertAfterMiss(iotlb_[0].SetOf(leaf_tag, owner), leaf_tag, owner, leaf);
   } else {
     iotlb_[arr].Insert(leaf_tag, owner, leaf);
   }
   res.ok = true;
-  res.pa = t.pa;
-  res.page_shift = t.page_shift;
-  res.writable = t.perms.write;
+  res.pa = PhysAddr(t.page | (r.addr & ((1ull << shift) - 1)));
+  res.page_shift = static_cast<uint8_t>(shift);
+  res.writable = writable;
   res.cycles = cycles;
   translate_cycles_->Inc(cycles);
   return res;
