@@ -1,6 +1,7 @@
 // TLB and walk caches: hits, misses, evictions, and invalidation with and
 // without Leaf; a stale entry survives until the command that names it.
 #include "gtest/gtest.h"
+#include "svaemu/arch/pt_builder.h"
 #include "smmuv3/smmu_testutil.h"
 
 namespace svaemu::hw::smmuv3 {
@@ -102,6 +103,46 @@ TEST_F(SmmuTinyTlb, ThirdPageEvictsRoundRobin) {
   for (int i = 0; i < 3; ++i) ASSERT_EQ(Dma(va_ + i * kPageSize4K).status, TransStatus::kTranslated);
   EXPECT_EQ(S("tlb.evictions"), 1u);  // 2 ways, 3 pages
   EXPECT_EQ(m_.smmu.tlb_valid(), 2u);
+}
+
+}  // namespace
+}  // namespace svaemu::hw::smmuv3
+
+namespace svaemu::hw::smmuv3 {
+namespace {
+
+// A 2 MiB block leaf: the walk stops at L2, the TLB caches the 4 KiB piece
+// that was used (with the block's level), a second access in that piece
+// hits, and another piece of the same block walks again and translates to
+// its own offset.
+TEST(SmmuBlockLeaf, TlbCachesThePieceUsedAndTranslatesEveryOffset) {
+  SmmuMachine m;
+  auto pt = arch::PageTableBuilder::Create(m.alloc, arch::PtFormat::kArm64_4K48, SpaceId(77),
+                                           "test_pgd");
+  ASSERT_TRUE(pt.ok()) << pt.status();
+  constexpr uint64_t kBlock = 2ull << 20;
+  const VirtAddr va(0x4000'0000);
+  const PhysAddr pa(0x0060'0000);
+  ASSERT_TRUE(pt->Map(va, pa, kBlock, kBlock, arch::MapAttrs{}).ok());
+  ASSERT_TRUE(m.driver->AttachMaster({.sid = StreamId(kSid)}).ok());
+  ASSERT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsid, pt->root(), Asid(9)).ok());
+
+  const TransResult a = m.Dma(kSid, kSsid, va + 0x12345);
+  ASSERT_EQ(a.status, TransStatus::kTranslated);
+  EXPECT_EQ(a.pa, pa + 0x12345);
+  EXPECT_EQ(m.Stat("smmu0.walk.reads"), 3u) << "L0, L1, then the L2 block";
+  const uint64_t hits = m.Stat("smmu0.tlb.hits");
+  const TransResult b = m.Dma(kSid, kSsid, va + 0x12ff8);
+  ASSERT_EQ(b.status, TransStatus::kTranslated);
+  EXPECT_EQ(b.pa, pa + 0x12ff8);
+  EXPECT_EQ(m.Stat("smmu0.tlb.hits"), hits + 1) << "same 4 KiB piece";
+  EXPECT_EQ(m.Stat("smmu0.walk.reads"), 3u);
+  const TransResult c = m.Dma(kSid, kSsid, va + 0x1ff010, /*write=*/true);
+  ASSERT_EQ(c.status, TransStatus::kTranslated);
+  EXPECT_EQ(c.pa, pa + 0x1ff010);
+  EXPECT_TRUE(c.writable);
+  EXPECT_EQ(m.Stat("smmu0.walk.reads"), 4u) << "another piece: one read from the walk cache";
+  EXPECT_EQ(m.Stat("smmu0.tlb.hits"), hits + 1);
 }
 
 }  // namespace

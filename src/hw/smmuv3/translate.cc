@@ -34,16 +34,13 @@ constexpr uint8_t OkBits(const arch::Perms& p) {
   if (p.exec_user) ok |= AccessBit(false, true, false);
   return ok;
 }
-// OkBits() by the walker's permission bits (a table lookup on the walk's
-// result instead of six tests).
+// OkBits() by a PermsIndex() set (FastTranslation::perms): a table lookup
+// instead of six tests.
 constexpr std::array<uint8_t, 16> kOkBitsOf = [] {
   std::array<uint8_t, 16> t{};
   for (uint32_t b = 0; b < 16; ++b) t[b] = OkBits(arch::PermsOfIndex(b));
   return t;
 }();
-inline uint8_t OkBitsFast(const arch::Perms& p) {
-  return kOkBitsOf[arch::PermsIndex(p)];
-}
 
 EventType FaultEvent(arch::FaultKind k) {
   switch (k) {
@@ -334,17 +331,18 @@ struct SmmuV3::WalkRecorder {
 // Every return is a prvalue, so the result is built once, in the caller's
 // object (a copy of it would reload bytes just stored: store-forwarding
 // stalls).
-[[gnu::always_inline]] inline arch::WalkResult SmmuV3::WalkCore(
+[[gnu::always_inline]] inline bool SmmuV3::WalkCore(
     const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
-    WalkRecorder* rec) {
+    WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w) {
   const uint64_t va = r.va.value();
   const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
   // 3.4.1: outside both TTB ranges, or EPDx = 1: a translation fault with no
   // walk (and no walk-cache lookup).
   const int half = arch::Arm64Half(r.va);
   if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) [[unlikely]] {
-    return WalkWithoutReads(mem_, Stage1Of(c), r.va, acc,
-                            WalkOptionsOf(c, agent_, va));
+    *w = WalkWithoutReads(mem_, Stage1Of(c), r.va, acc,
+                          WalkOptionsOf(c, agent_, va));
+    return false;
   }
   const SpaceId space = half == 0 ? c.space0 : c.space1;
   // Walk caches, deepest level first (one copy per level: constant shifts
@@ -376,8 +374,9 @@ struct SmmuV3::WalkRecorder {
     const PhysAddr base = half == 0 ? c.ttb0 : c.ttb1;
     if ((base.value() & (c.walker.format().oa_fault_mask() | BitMask(63, 50))) != 0)
         [[unlikely]] {
-      return arch::WalkResult{.fault = arch::FaultKind::kAddressSize,
-                              .level = 4};
+      *w = arch::WalkResult{.fault = arch::FaultKind::kAddressSize,
+                            .level = 4};
+      return false;
     }
     start = arch::WalkStart{.table = base.AlignDown(kPageSize4K), .level = 4,
                             .cumulative = arch::Perms{}};
@@ -389,18 +388,44 @@ struct SmmuV3::WalkRecorder {
     // walk cache: no observer needed.
     rec->last_level = 1;
     rec->entry_pa[0] = start.table.value() + ((va >> 9) & 0xff8);
-    return c.walker.Walk(mem_, start, r.va, acc, agent_, space);
+    return c.walker.WalkFast<arch::NullObserver>(mem_, start, r.va, acc, agent_, space,
+                                                 nullptr, t, w);
   }
   rec->start_perms = start.cumulative;
-  return c.walker.Walk(mem_, start, r.va, acc, agent_, space, rec);
+  return c.walker.WalkFast(mem_, start, r.va, acc, agent_, space, rec, t, w);
+}
+
+// WalkCore(), with a walk that translated after A/D updates also given as
+// scalars in *t: true if the walk translated (*t), false if it faulted
+// (*w). *reads and *ad_updates count the walk's accesses either way.
+[[gnu::always_inline]] inline bool SmmuV3::WalkTranslated(
+    const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
+    WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w,
+    uint32_t* reads, uint32_t* ad_updates) {
+  if (WalkCore(c, r, latency, rec, t, w)) [[likely]] {
+    *reads = t->reads;
+    *ad_updates = 0;
+    return true;
+  }
+  *reads = w->reads;
+  *ad_updates = w->ad_updates;
+  if (!w->ok()) return false;
+  const unsigned shift = w->t.page_shift;
+  *t = arch::FastTranslation{.page = w->t.pa.value() & ~((1ull << shift) - 1),
+                             .leaf = w->t.leaf_entry,
+                             .leaf_pa = w->t.leaf_entry_pa.value(),
+                             .perms = arch::PermsIndex(w->t.perms),
+                             .level = w->t.leaf_level};
+  return true;
 }
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
-    const CfgEntry& c, const TransReq& r, const arch::WalkResult& w,
-    const WalkRecorder& rec, sim::Cycles* latency, PhysAddr* last_entry_pa) {
+    const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
+    uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec,
+    sim::Cycles* latency, PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
-  walk_reads_->Inc(w.reads);
-  *latency += w.reads * mem_read_cycles_ + w.ad_updates * mem_write_cycles_;
+  walk_reads_->Inc(reads);
+  *latency += reads * mem_read_cycles_ + ad_updates * mem_write_cycles_;
   const unsigned last = rec.last_level;
   if (last == 0) return;  // nothing read (no fills, no TLB entry)
   *last_entry_pa = PhysAddr(rec.entry_pa[last - 1]);
@@ -436,14 +461,15 @@ struct SmmuV3::WalkRecorder {
     fill.template operator()<3>();
     fill.template operator()<2>();
   }
-  if (w.ok()) [[likely]] {
+  if (ok) [[likely]] {
     const uint64_t tag = TlbTag(c.asid, va);
     const bool evicted =
         tlb_.Fill(tlb_.SetOf(TlbHash(tag)), tag, [&](TlbEntry& e) {
-          e.pa = w.t.pa.value() & ~0xfffull;
-          e.ok = OkBitsFast(w.t.perms);
-          e.leaf_level = w.t.leaf_level;
-          e.global = w.t.global;
+          // The 4 KiB piece of the leaf that holds va.
+          e.pa = (t.page + (va & (arch::EntryCoverage(t.level) - 1))) & ~0xfffull;
+          e.ok = kOkBitsOf[t.perms];
+          e.leaf_level = t.level;
+          e.global = c.walker.Global(t.leaf);
           e.asid = c.asid;
         });
     tlb_stats_.insertions->Inc();
@@ -455,20 +481,23 @@ struct SmmuV3::WalkRecorder {
     const CfgEntry& c, const TransReq& r, sim::Cycles latency,
     pci::DmaCompletion* done) {
   WalkRecorder rec;
-  const arch::WalkResult w = WalkCore(c, r, &latency, &rec);
+  arch::FastTranslation t;
+  arch::WalkResult w;
+  uint32_t reads, ad_updates;
+  const bool ok = WalkTranslated(c, r, &latency, &rec, &t, &w, &reads, &ad_updates);
   PhysAddr last_entry;
-  AfterWalk(c, r, w, rec, &latency, &last_entry);
+  AfterWalk(c, r, ok, t, reads, ad_updates, rec, &latency, &last_entry);
   translate_cycles_->Inc(latency);
-  if (!w.ok()) [[unlikely]] {
+  if (!ok) [[unlikely]] {
     return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault),
                  last_entry, done);
   }
-  // The TLB entry just filled holds OkBits(w.t.perms).
+  // The TLB entry just filled holds kOkBitsOf[t.perms].
   return TransResult{
-      .pa = w.t.pa,
+      .pa = PhysAddr(t.page + (r.va.value() & (arch::EntryCoverage(t.level) - 1))),
       .latency = latency,
       .status = TransStatus::kTranslated,
-      .writable = (OkBitsFast(w.t.perms) & AccessBit(true, false, r.priv)) != 0};
+      .writable = (kOkBitsOf[t.perms] & AccessBit(true, false, r.priv)) != 0};
 }
 
 TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
@@ -595,22 +624,26 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
     return out;
   }
   WalkRecorder rec;
-  const arch::WalkResult w = WalkCore(*c, r, &res.latency, &rec);
+  arch::FastTranslation t;
+  arch::WalkResult w;
+  uint32_t reads, ad_updates;
+  const bool ok = WalkTranslated(*c, r, &res.latency, &rec, &t, &w, &reads, &ad_updates);
   PhysAddr last;
-  AfterWalk(*c, r, w, rec, &res.latency, &last);
+  AfterWalk(*c, r, ok, t, reads, ad_updates, rec, &res.latency, &last);
   translate_cycles_->Inc(res.latency);
-  if (!w.ok()) {
+  if (!ok) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device
     // may then issue a PRI page request); no event is recorded.
     out.code = pci::AtsCompletion::Code::kNotPresent;
     return out;
   }
   out.code = pci::AtsCompletion::Code::kSuccess;
-  out.page_shift = w.t.page_shift;
-  out.pa = PhysAddr(w.t.pa.value() & ~((1ull << w.t.page_shift) - 1));
-  out.read = r.priv || w.t.perms.user;
-  out.write = w.t.perms.write && (r.priv || w.t.perms.user);
-  out.exec = r.priv ? w.t.perms.exec_priv : w.t.perms.exec_user;
+  const arch::Perms perms = arch::PermsOfIndex(t.perms);
+  out.page_shift = t.page_shift();
+  out.pa = PhysAddr(t.page);
+  out.read = r.priv || perms.user;
+  out.write = perms.write && (r.priv || perms.user);
+  out.exec = r.priv ? perms.exec_priv : perms.exec_user;
   out.priv = r.priv;
   return out;
 }
