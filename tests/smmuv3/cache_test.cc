@@ -145,5 +145,35 @@ TEST(SmmuBlockLeaf, TlbCachesThePieceUsedAndTranslatesEveryOffset) {
   EXPECT_EQ(m.Stat("smmu0.tlb.hits"), hits + 1);
 }
 
+// A leaf without AF under a CD with HA (the driver sets HA and HD from
+// IDR0.HTTU): the walk sets AF in memory (the walker's A/D path, not the
+// common one) and the translation is cached like any other: the next
+// access in the page hits the TLB with no further read.
+TEST(SmmuBlockLeaf, HardwareAccessFlagUpdateTranslatesAndFillsTheTlb) {
+  SmmuMachine m;
+  auto pt = arch::PageTableBuilder::Create(m.alloc, arch::PtFormat::kArm64_4K48, SpaceId(78),
+                                           "test_pgd");
+  ASSERT_TRUE(pt.ok()) << pt.status();
+  const VirtAddr va(0x4000'0000);
+  const PhysAddr pa(0x0060'0000);
+  ASSERT_TRUE(pt->Map(va, pa, kPageSize4K, kPageSize4K, arch::MapAttrs{.accessed = false}).ok());
+  ASSERT_FALSE(Bit(*pt->ReadEntry(va, 1), arch::Arm64Desc::kAf));
+  ASSERT_TRUE(m.driver->AttachMaster({.sid = StreamId(kSid)}).ok());
+  ASSERT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsid, pt->root(), Asid(10)).ok());
+
+  const TransResult a = m.Dma(kSid, kSsid, va + 0x10);
+  ASSERT_EQ(a.status, TransStatus::kTranslated);
+  EXPECT_EQ(a.pa, pa + 0x10);
+  EXPECT_TRUE(Bit(*pt->ReadEntry(va, 1), arch::Arm64Desc::kAf)) << "HA set AF";
+  EXPECT_EQ(m.Stat("smmu0.walk.reads"), 4u);
+  EXPECT_EQ(m.Stat("smmu0.tlb.insertions"), 1u);
+  const uint64_t hits = m.Stat("smmu0.tlb.hits");
+  const TransResult b = m.Dma(kSid, kSsid, va + 0xff8);
+  ASSERT_EQ(b.status, TransStatus::kTranslated);
+  EXPECT_EQ(b.pa, pa + 0xff8);
+  EXPECT_EQ(m.Stat("smmu0.tlb.hits"), hits + 1);
+  EXPECT_EQ(m.Stat("smmu0.walk.reads"), 4u);
+}
+
 }  // namespace
 }  // namespace svaemu::hw::smmuv3

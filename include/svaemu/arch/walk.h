@@ -137,17 +137,22 @@ struct WalkResult {
   bool ok() const { return fault == FaultKind::kNone; }
 };
 
-// A walk that translated with no A/D (AF, dirty-state) update to make:
-// the leaf as scalars (PreparedWalker::WalkFast). Rights are a PermsIndex()
-// set (walker.h).
+// A translated walk as scalars (PreparedWalker::WalkTranslated),
+// which a miss path can keep in registers. Rights are a PermsIndex() set
+// (walker.h).
 struct FastTranslation {
-  uint64_t page = 0;     // the leaf's page base
-  uint64_t leaf = 0;     // the leaf entry (as read)
-  uint64_t leaf_pa = 0;  // its address
-  uint32_t perms = 0;    // cumulative rights, including the leaf
-  uint8_t level = 0;     // leaf level (1, 2, 3)
-  uint8_t reads = 0;     // entries read
+  uint64_t page = 0;       // the leaf's page base
+  uint64_t leaf = 0;       // the leaf entry, as in memory after the walk
+  uint64_t leaf_pa = 0;    // its address
+  uint32_t perms = 0;      // cumulative rights, including the leaf
+  uint8_t level = 0;       // leaf level (1, 2, 3)
+  uint8_t reads = 0;       // entries read, over all attempts
+  uint8_t ad_updates = 0;  // compare-exchanges issued, over all attempts
   constexpr uint8_t page_shift() const { return static_cast<uint8_t>(3 + 9 * level); }
+  // The address `va` translates to.
+  constexpr uint64_t Pa(uint64_t va) const {
+    return page + (va & ((1ull << page_shift()) - 1));
+  }
 };
 
 struct WalkOptions {
@@ -763,8 +768,18 @@ template <typename MakeFmt, WalkObserver Observer>
   }
   *fast = FastTranslation{.page = d.out, .leaf = d.entry, .leaf_pa = d.entry_pa,
                           .perms = perms, .level = d.level,
-                          .reads = static_cast<uint8_t>(d.depth)};
+                          .reads = static_cast<uint8_t>(d.depth), .ad_updates = 0};
   return true;
+}
+
+// The scalars of a successful WalkResult (one that took the A/D path).
+inline FastTranslation FastOf(const WalkResult& w) {
+  return FastTranslation{
+      .page = w.t.pa.value() & ~((1ull << w.t.page_shift) - 1),
+      .leaf = w.t.leaf_entry, .leaf_pa = w.t.leaf_entry_pa.value(),
+      .perms = PermBitsFast(w.t.perms), .level = w.t.leaf_level,
+      .reads = static_cast<uint8_t>(w.reads),
+      .ad_updates = static_cast<uint8_t>(w.ad_updates)};
 }
 
 // RunWalkFast() with one result. Every return is a prvalue: nothing is
@@ -781,7 +796,7 @@ template <typename MakeFmt, WalkObserver Observer>
   const auto& fmt = make_fmt();
   return WalkResult{.fault = FaultKind::kNone, .perm = PermFault::kNone,
                     .level = t.level, .entry = t.leaf,
-                    .t = Translation{.pa = PhysAddr(t.page + va.OffsetIn(EntryCoverage(t.level))),
+                    .t = Translation{.pa = PhysAddr(t.Pa(va.value())),
                                      .page_shift = t.page_shift(),
                                      .leaf_level = t.level,
                                      .perms = PermsOfFast(t.perms),

@@ -54,22 +54,27 @@ class PreparedWalker {
         obs);
   }
 
-  // Walk() in two outcomes (walk.h, RunWalkFast): true with the leaf in
-  // *fast for a walk that translated with nothing to update; false with the
-  // whole result in *slow for any other (a fault; A/D updates). The miss
-  // paths of the IOMMU models keep the common outcome in registers.
+  // Walk() for a miss path that keeps the translation in registers: true
+  // with every walk that translated in *fast (the common one, with nothing
+  // to update, never builds a WalkResult: walk.h, RunWalkFast), false with
+  // the fault in *fault.
   template <WalkObserver Observer = NullObserver>
-  [[gnu::always_inline]] bool WalkFast(mem::PhysMem& mem, const WalkStart& start,
-                                       VirtAddr va, AccessType acc, Agent agent,
-                                       SpaceId space, Observer* obs,
-                                       FastTranslation* fast,
-                                       WalkResult* slow) const {
+  [[gnu::always_inline]] bool WalkTranslated(mem::PhysMem& mem, const WalkStart& start,
+                                             VirtAddr va, AccessType acc, Agent agent,
+                                             SpaceId space, Observer* obs,
+                                             FastTranslation* fast,
+                                             WalkResult* fault) const {
     WalkOptions opts;
     opts.agent = agent;
     opts.space = space;
-    return internal::RunWalkFast(
-        mem, [this]() -> const Fmt& { return fmt_; }, start, va, acc, opts,
-        obs, fast, slow);
+    if (internal::RunWalkFast(
+            mem, [this]() -> const Fmt& { return fmt_; }, start, va, acc, opts,
+            obs, fast, fault)) [[likely]] {
+      return true;
+    }
+    if (!fault->ok()) return false;
+    *fast = internal::FastOf(*fault);  // translated after A/D updates
+    return true;
   }
   // Whether a leaf is global (x86 G; arm64 nG = 0).
   bool Global(uint64_t leaf) const { return fmt_.Global(leaf); }

@@ -324,13 +324,11 @@ struct SmmuV3::WalkRecorder {
   }
 };
 
-
 // Inlined into its two callers (the translate miss and ATS). The walk is
 // the CD's prepared walker (arch/walker.h: the loop WalkArm64 runs), with
 // the checks WalkArm64 makes before it done here.
-// Every return is a prvalue, so the result is built once, in the caller's
-// object (a copy of it would reload bytes just stored: store-forwarding
-// stalls).
+// A translation comes back as scalars (arch::FastTranslation), which the
+// callers keep in registers; only a fault fills the WalkResult.
 [[gnu::always_inline]] inline bool SmmuV3::WalkCore(
     const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
     WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w) {
@@ -388,44 +386,22 @@ struct SmmuV3::WalkRecorder {
     // walk cache: no observer needed.
     rec->last_level = 1;
     rec->entry_pa[0] = start.table.value() + ((va >> 9) & 0xff8);
-    return c.walker.WalkFast<arch::NullObserver>(mem_, start, r.va, acc, agent_, space,
-                                                 nullptr, t, w);
+    return c.walker.WalkTranslated<arch::NullObserver>(mem_, start, r.va, acc, agent_,
+                                                       space, nullptr, t, w);
   }
   rec->start_perms = start.cumulative;
-  return c.walker.WalkFast(mem_, start, r.va, acc, agent_, space, rec, t, w);
-}
-
-// WalkCore(), with a walk that translated after A/D updates also given as
-// scalars in *t: true if the walk translated (*t), false if it faulted
-// (*w). *reads and *ad_updates count the walk's accesses either way.
-[[gnu::always_inline]] inline bool SmmuV3::WalkTranslated(
-    const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
-    WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w,
-    uint32_t* reads, uint32_t* ad_updates) {
-  if (WalkCore(c, r, latency, rec, t, w)) [[likely]] {
-    *reads = t->reads;
-    *ad_updates = 0;
-    return true;
-  }
-  *reads = w->reads;
-  *ad_updates = w->ad_updates;
-  if (!w->ok()) return false;
-  const unsigned shift = w->t.page_shift;
-  *t = arch::FastTranslation{.page = w->t.pa.value() & ~((1ull << shift) - 1),
-                             .leaf = w->t.leaf_entry,
-                             .leaf_pa = w->t.leaf_entry_pa.value(),
-                             .perms = arch::PermsIndex(w->t.perms),
-                             .level = w->t.leaf_level};
-  return true;
+  return c.walker.WalkTranslated(mem_, start, r.va, acc, agent_, space, rec, t, w);
 }
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
     const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
-    uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec,
-    sim::Cycles* latency, PhysAddr* last_entry_pa) {
+    const arch::WalkResult& w, const WalkRecorder& rec, sim::Cycles* latency,
+    PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
+  const uint32_t reads = ok ? t.reads : w.reads;
   walk_reads_->Inc(reads);
-  *latency += reads * mem_read_cycles_ + ad_updates * mem_write_cycles_;
+  *latency += reads * mem_read_cycles_ +
+              (ok ? t.ad_updates : w.ad_updates) * mem_write_cycles_;
   const unsigned last = rec.last_level;
   if (last == 0) return;  // nothing read (no fills, no TLB entry)
   *last_entry_pa = PhysAddr(rec.entry_pa[last - 1]);
@@ -466,7 +442,7 @@ struct SmmuV3::WalkRecorder {
     const bool evicted =
         tlb_.Fill(tlb_.SetOf(TlbHash(tag)), tag, [&](TlbEntry& e) {
           // The 4 KiB piece of the leaf that holds va.
-          e.pa = (t.page + (va & (arch::EntryCoverage(t.level) - 1))) & ~0xfffull;
+          e.pa = t.Pa(va) & ~0xfffull;
           e.ok = kOkBitsOf[t.perms];
           e.leaf_level = t.level;
           e.global = c.walker.Global(t.leaf);
@@ -483,10 +459,9 @@ struct SmmuV3::WalkRecorder {
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;
-  uint32_t reads, ad_updates;
-  const bool ok = WalkTranslated(c, r, &latency, &rec, &t, &w, &reads, &ad_updates);
+  const bool ok = WalkCore(c, r, &latency, &rec, &t, &w);
   PhysAddr last_entry;
-  AfterWalk(c, r, ok, t, reads, ad_updates, rec, &latency, &last_entry);
+  AfterWalk(c, r, ok, t, w, rec, &latency, &last_entry);
   translate_cycles_->Inc(latency);
   if (!ok) [[unlikely]] {
     return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault),
@@ -494,7 +469,7 @@ struct SmmuV3::WalkRecorder {
   }
   // The TLB entry just filled holds kOkBitsOf[t.perms].
   return TransResult{
-      .pa = PhysAddr(t.page + (r.va.value() & (arch::EntryCoverage(t.level) - 1))),
+      .pa = PhysAddr(t.Pa(r.va.value())),
       .latency = latency,
       .status = TransStatus::kTranslated,
       .writable = (kOkBitsOf[t.perms] & AccessBit(true, false, r.priv)) != 0};
@@ -626,10 +601,9 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;
-  uint32_t reads, ad_updates;
-  const bool ok = WalkTranslated(*c, r, &res.latency, &rec, &t, &w, &reads, &ad_updates);
+  const bool ok = WalkCore(*c, r, &res.latency, &rec, &t, &w);
   PhysAddr last;
-  AfterWalk(*c, r, ok, t, reads, ad_updates, rec, &res.latency, &last);
+  AfterWalk(*c, r, ok, t, w, rec, &res.latency, &last);
   translate_cycles_->Inc(res.latency);
   if (!ok) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device

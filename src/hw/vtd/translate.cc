@@ -291,22 +291,22 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
 
   const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
   const Agent agent = Agent::Iommu(config_.unit);
-  // The common walk (translated, nothing to update) comes back in `t`, in
-  // registers; any other in `w`.
+  // A translated walk comes back in `t` (scalars, in registers), a faulting
+  // one in `w`.
   arch::FastTranslation t;
   arch::WalkResult w;
-  bool fast;
+  bool ok;
   if (start.level == 1) {
     // A walk from a PT reads only the leaf: nothing to fill.
-    fast = pc->walker.WalkFast<arch::NullObserver>(mem_, start, va, acc, agent, pc->space,
-                                                   nullptr, &t, &w);
+    ok = pc->walker.WalkTranslated<arch::NullObserver>(mem_, start, va, acc, agent,
+                                                       pc->space, nullptr, &t, &w);
   } else {
     PscFillObserver obs(start.level);
-    fast = pc->walker.WalkFast(mem_, start, va, acc, agent, pc->space, &obs, &t, &w);
+    ok = pc->walker.WalkTranslated(mem_, start, va, acc, agent, pc->space, &obs, &t, &w);
     // Fill the paging-structure caches with the table entries the walk
     // used (every read but the last), each with the rights accumulated
     // down to it. On a faulting walk, only if configured.
-    if (fast || w.ok() || config_.fill_psc_on_fault) {
+    if (ok || config_.fill_psc_on_fault) {
       uint64_t tables_and = ~0ull;
       uint64_t tables_or = 0;
       for (unsigned level = start.level; level > obs.low; --level) {
@@ -322,21 +322,13 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
       }
     }
   }
-  if (fast) [[likely]] {
-    cycles += t.reads * read_cycles_;
-  } else {
+  if (!ok) [[unlikely]] {
     cycles += w.reads * read_cycles_ + w.ad_updates * write_cycles_;
-    if (!w.ok()) {
-      const FaultReason reason = WalkFaultReason(w);
-      // Translation requests report first-stage faults in the completion,
-      // not in the fault log (4.2.3); configuration faults above are logged.
-      return Fault(req, reason, fpd, cycles, !ats);
-    }
-    t = arch::FastTranslation{
-        .page = w.t.pa.value() & ~((1ull << w.t.page_shift) - 1), .leaf = w.t.leaf_entry,
-        .leaf_pa = w.t.leaf_entry_pa.value(), .perms = arch::PermsIndex(w.t.perms),
-        .level = w.t.leaf_level};
+    // Translation requests report first-stage faults in the completion,
+    // not in the fault log (4.2.3); configuration faults above are logged.
+    return Fault(req, WalkFaultReason(w), fpd, cycles, !ats);
   }
+  cycles += t.reads * read_cycles_ + t.ad_updates * write_cycles_;
   // 6.2.3: cache the leaf with its cumulative rights; a page not yet dirty
   // cannot serve a write from the cache.
   const unsigned shift = t.page_shift();
@@ -360,7 +352,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
     iotlb_[arr].Insert(leaf_tag, owner, leaf);
   }
   res.ok = true;
-  res.pa = PhysAddr(t.page | (r.addr & ((1ull << shift) - 1)));
+  res.pa = PhysAddr(t.Pa(r.addr));
   res.page_shift = static_cast<uint8_t>(shift);
   res.writable = writable;
   res.cycles = cycles;

@@ -241,23 +241,17 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // What a walk read, by level (translate.cc).
   struct WalkRecorder;
   // Walk caches and the walk (the latency of the walk-cache lookups is
-  // added to *latency). As PreparedWalker::WalkFast: true with the common
-  // walk (translated, nothing to update) in *t, else false with the result
-  // in *w.
+  // added to *latency). As PreparedWalker::WalkTranslated: true with the
+  // translation in *t, false with the fault in *w.
   bool WalkCore(const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
                 WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w);
-  // WalkCore(), with every translated walk in *t (true) and a faulting one
-  // in *w (false); the walk's reads and A/D updates either way.
-  bool WalkTranslated(const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
-                      WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w,
-                      uint32_t* reads, uint32_t* ad_updates);
-  // Counts and charges the walk's reads and A/D updates, fills the walk
-  // caches and (if `ok`: the walk translated to `t`) the TLB, and names the
-  // last entry read (for F_WALK_EABT). No fault handling.
+  // Counts and charges the walk's reads and A/D updates (of `t` if `ok`,
+  // else of `w`), fills the walk caches and (if `ok`) the TLB, and names
+  // the last entry read (for F_WALK_EABT). No fault handling.
   void AfterWalk(const CfgEntry& c, const TransReq& r, bool ok,
-                 const arch::FastTranslation& t, uint32_t reads,
-                 uint32_t ad_updates, const WalkRecorder& rec,
-                 sim::Cycles* latency, PhysAddr* last_entry_pa);
+                 const arch::FastTranslation& t, const arch::WalkResult& w,
+                 const WalkRecorder& rec, sim::Cycles* latency,
+                 PhysAddr* last_entry_pa);
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);

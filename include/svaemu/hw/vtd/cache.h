@@ -145,18 +145,13 @@ class SetAssocCache {
   // a victim is replaced in place (one sequence bump pair; it stays on its
   // owner list when the new line has the same owner).
   Data* Insert(uint64_t tag, uint64_t owner, const Data& data) {
-    return InsertInSet(SetOf(tag, owner), tag, owner, data);
-  }
-  // Insert() into `set`, which must be SetOf(tag, owner) (a caller that
-  // probed the tag already has it: ProbeInSet).
-  Data* InsertInSet(uint32_t set, uint64_t tag, uint64_t owner, const Data& data) {
     SVAEMU_CHECK((tag & 1) != 0);
-    if (ways_ == 1) return InsertIn<1>(set, tag, owner, data);
+    const uint32_t set = SetOf(tag, owner);
     if (ways_ == 4) return InsertIn<4>(set, tag, owner, data);
     if (ways_ == 8) return InsertIn<8>(set, tag, owner, data);
     return InsertIn<0>(set, tag, owner, data);
   }
-  // InsertInSet() for a (tag, owner) that a probe of `set` just missed,
+  // Insert() for a (tag, owner) that a probe of `set` (ProbeInSet) just missed,
   // with no fill of this cache since: the line cannot be there, so the pass
   // over the set only picks the victim (first free way, else the LRU/FIFO
   // one, else random), without branches on the tags.
@@ -166,7 +161,7 @@ class SetAssocCache {
     if (ways_ == 8) return InsertIn<8, true>(set, tag, owner, data);
     return InsertIn<0, true>(set, tag, owner, data);
   }
-  // Probe() that also returns the set, for a later InsertInSet().
+  // Probe() that also returns the set, for a later InsertAfterMiss().
   [[gnu::always_inline]] Data* ProbeInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
     *set = SetOf(tag, owner);
     Line* l = FindInSet(*set, tag, owner);
