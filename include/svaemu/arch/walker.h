@@ -85,8 +85,13 @@ class PreparedWalker {
   // observer reports as LevelRead::cumulative for the last of them.
   Perms Narrow(const Perms& start, uint64_t tables_and,
                uint64_t tables_or) const {
-    return internal::PermsOfFast(internal::PermBitsFast(start) &
-                                 fmt_.TablePerms(tables_and, tables_or));
+    return internal::PermsOfFast(NarrowIndex(internal::PermBitsFast(start),
+                                             tables_and, tables_or));
+  }
+  // Narrow() on PermsIndex() sets.
+  [[gnu::always_inline]] uint32_t NarrowIndex(uint32_t start, uint64_t tables_and,
+                                              uint64_t tables_or) const {
+    return start & fmt_.TablePerms(tables_and, tables_or);
   }
 
  private:
@@ -100,11 +105,16 @@ class PreparedWalker {
   return internal::PermBitsFast(p);
 }
 constexpr Perms PermsOfIndex(uint32_t i) { return internal::PermsOf(i); }
+// PermsOfIndex() by table look-up, for hot paths.
+[[gnu::always_inline]] inline Perms PermsOfIndexFast(uint32_t i) {
+  return internal::PermsOfFast(i);
+}
 // The bits of a PermsIndex() set (FastTranslation::perms).
 inline constexpr uint32_t kPermIndexWrite = internal::kPermWrite;
 inline constexpr uint32_t kPermIndexUser = internal::kPermUser;
 inline constexpr uint32_t kPermIndexExecUser = internal::kPermExecUser;
 inline constexpr uint32_t kPermIndexExecPriv = internal::kPermExecPriv;
+inline constexpr uint32_t kPermIndexAll = internal::kPermAll;
 
 // X86Walker (x86_64.h) and Arm64Walker (arm64.h) are the two instances.
 

@@ -235,7 +235,7 @@ class PhysMem {
 // set_check_walks() as it is at construction: construct one per walk.
 class WalkReader {
  public:
-  WalkReader(PhysMem& mem, Agent agent, SpaceId space, VirtAddr va)
+  [[gnu::always_inline]] WalkReader(PhysMem& mem, Agent agent, SpaceId space, VirtAddr va)
       : mem_(&mem),
         regions_(mem.regions_.data()),
         size_words_(mem.size_ >> 3),

@@ -30,7 +30,7 @@ class Counter {
  public:
   Counter(std::string description, std::string unit)
       : description_(std::move(description)), unit_(std::move(unit)) {}
-  void Inc(uint64_t n = 1) {
+  [[gnu::always_inline]] void Inc(uint64_t n = 1) {
     v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   void IncExact(uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }

@@ -2,6 +2,7 @@
 // configuration fetch (root, context, PASID directory, PASID entry), the
 // first-stage walk with paging-structure caches, and the PCIe port.
 #include <algorithm>
+#include <type_traits>
 
 #include "svaemu/arch/x86_64.h"
 #include "svaemu/hw/vtd/vtd.h"
@@ -47,6 +48,12 @@ FaultReason WalkFaultReason(const arch::WalkResult& w) {
 }
 
 constexpr unsigned kIotlbShift[3] = {12, 21, 30};
+
+// The address bits a paging-structure entry of `level` covers start here.
+constexpr unsigned PscShift(unsigned level) { return 12 + 9 * (level - 1); }
+// A level as a type, so that a per-level step is compiled once per level.
+template <unsigned kLevel>
+constexpr std::integral_constant<unsigned, kLevel> kLevelC{};
 
 }  // namespace
 
@@ -203,25 +210,161 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   return FirstStage(req, *pc, cycles, ats, /*probed_4k=*/false, nullptr);
 }
 
-VtdResult Vtd::TranslateMiss(const VtdRequest& req, PasidData* pc, IotlbData* e4k) {
-  translations_->Inc();
-  pasid_hits_->Inc();
-  // The PASID-cache lookup; FirstStage adds the 4 KiB IOTLB lookup.
-  const uint32_t cycles = lookup_cycles_;
-  return FirstStage(req, *pc, cycles, /*ats=*/false, /*probed_4k=*/true, e4k);
+// Paging-structure caches, walk and their fills for a first-stage request
+// whose IOTLB probes missed (6.2.4.2): the deepest cache hit gives the
+// walk's starting table and the rights accumulated above it; the walk
+// fills the caches of the table entries it read. Adds the lookups, reads
+// and A/D writes to *cycles. True with the translation in *t, false with
+// the fault in *w.
+[[gnu::always_inline]] inline bool Vtd::WalkFirstStage(const VtdRequest& r, PasidData& pc,
+                                                       uint32_t* cycles,
+                                                       arch::FastTranslation* t,
+                                                       arch::WalkResult* w) {
+  const uint64_t owner = pc.owner;
+  const uint32_t lookup = lookup_cycles_;
+  arch::WalkStart start{.table = PhysAddr(pc.fsptptr.value() & BitMask(63, 12)),
+                        .level = pc.levels, .cumulative = arch::Perms{}};
+  uint32_t start_cum = arch::kPermIndexAll;  // start.cumulative as bits
+  uint32_t psc_set[4] = {};  // per level 2..5: the set probed, for the fill
+  // One level's probe, the level a constant (each cache at a fixed
+  // offset, its tag shift known). PDE (level 2) first.
+  const auto probe = [&](auto level_c) __attribute__((always_inline)) {
+    constexpr unsigned kLevel = decltype(level_c)::value;
+    *cycles += lookup;
+    const PscData* p = psc_[kLevel - 2].LookupInSet(PageTag(r.addr, PscShift(kLevel)), owner,
+                                                    &psc_set[kLevel - 2]);
+    if (p == nullptr) return false;
+    start_cum = p->cum;
+    start = arch::WalkStart{.table = p->next, .level = kLevel - 1,
+                            .cumulative = arch::PermsOfIndexFast(p->cum)};
+    return true;
+  };
+  if (!probe(kLevelC<2>) && !probe(kLevelC<3>) && !probe(kLevelC<4>) && pc.levels == 5) {
+    probe(kLevelC<5>);
+  }
+
+  const VirtAddr va(r.addr);
+  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
+  const Agent agent = Agent::Iommu(config_.unit);
+  bool ok;
+  if (start.level == 1) {
+    // A walk from a PT reads only the leaf: nothing to fill.
+    ok = pc.walker.WalkTranslated<arch::NullObserver>(mem_, start, va, acc, agent, pc.space,
+                                                      nullptr, t, w);
+  } else {
+    PscFillObserver obs(start.level);
+    ok = pc.walker.WalkTranslated(mem_, start, va, acc, agent, pc.space, &obs, t, w);
+    // Fill the paging-structure caches with the table entries the walk
+    // used (every read but the last), each with the rights accumulated
+    // down to it. On a faulting walk, only if configured.
+    if (ok || config_.fill_psc_on_fault) {
+      uint64_t tables_and = ~0ull;
+      uint64_t tables_or = 0;
+      const uint64_t next_mask = BitMask(config_.haw - 1, 12);
+      // Levels (low, start], top down (the rights narrow on the way).
+      const auto fill = [&](auto level_c) __attribute__((always_inline)) {
+        constexpr unsigned kLevel = decltype(level_c)::value;
+        if (start.level < kLevel || obs.low >= kLevel) return;
+        const uint64_t entry = obs.entry[kLevel - 1];
+        tables_and &= entry;
+        tables_or |= entry;
+        // Every level filled was probed and missed above (its set known).
+        psc_[kLevel - 2].InsertAfterMiss(
+            psc_set[kLevel - 2], PageTag(r.addr, PscShift(kLevel)), owner,
+            PscData{.next = PhysAddr(entry & next_mask),
+                    .cum = pc.walker.NarrowIndex(start_cum, tables_and, tables_or)});
+      };
+      fill(kLevelC<5>);
+      fill(kLevelC<4>);
+      fill(kLevelC<3>);
+      fill(kLevelC<2>);
+    }
+  }
+  if (ok) [[likely]] {
+    *cycles += t->reads * read_cycles_ + t->ad_updates * write_cycles_;
+  } else {
+    *cycles += w->reads * read_cycles_ + w->ad_updates * write_cycles_;
+  }
+  return ok;
 }
 
-VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cycles, bool ats,
-                          bool probed_4k, IotlbData* e4k) {
-  PasidData* pc = &pc_data;
+// 6.2.3: caches the leaf of a translated walk with its cumulative rights
+// (a page not yet dirty cannot serve a write from the cache) and returns
+// the translation. `missed_4k`: the 4 KiB array was probed for this
+// (page, owner) and missed, with no fill since.
+[[gnu::always_inline]] inline VtdResult Vtd::FillLeaf(const VtdRequest& r, PasidData& pc,
+                                                      const arch::FastTranslation& t,
+                                                      uint32_t cycles, bool missed_4k) {
+  const unsigned shift = t.page_shift();
+  const int arr = t.level - 1;  // 4 KiB, 2 MiB, 1 GiB
+  const bool writable = (t.perms & arch::kPermIndexWrite) != 0;
+  const bool dirty = Bit(t.leaf, arch::X86Entry::kD);
+  constexpr uint32_t kExec = arch::kPermIndexExecUser | arch::kPermIndexExecPriv;
+  const IotlbData leaf{
+      .pa_page = t.page,
+      .deny = static_cast<uint8_t>(((writable && dirty) ? 0 : kNeedWrite) |
+                                   ((t.perms & arch::kPermIndexUser) != 0 ? 0 : kNeedUser) |
+                                   ((t.perms & kExec) == kExec ? 0 : kNeedExec)),
+      .page_shift = static_cast<uint8_t>(shift),
+      .writable = writable,
+      .global = pc.walker.Global(t.leaf)};
+  const uint64_t owner = pc.owner;
+  const uint64_t leaf_tag = PageTag(r.addr, shift);
+  if (arr == 0 && missed_4k) [[likely]] {
+    iotlb_[0].InsertAfterMiss(iotlb_[0].SetOf(leaf_tag, owner), leaf_tag, owner, leaf);
+  } else {
+    if (arr != 0) pc.large = true;
+    iotlb_[arr].Insert(leaf_tag, owner, leaf);
+  }
   VtdResult res;
-  bool fpd = pc->fpd;
+  res.ok = true;
+  res.pa = PhysAddr(t.Pa(r.addr));
+  res.page_shift = static_cast<uint8_t>(shift);
+  res.writable = writable;
+  res.cycles = cycles;
+  translate_cycles_->Inc(cycles);
+  return res;
+}
+
+VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k) {
+  // The inline check passed `pc`'s deny mask: a first-stage PASID whose
+  // SRE/ERE allow the request. The common miss (the 4 KiB array missed,
+  // no large leaf of this PASID to probe for, the request's own privilege)
+  // goes straight to the caches and the walk; the rest through FirstStage.
+  if (e4k != nullptr || pc->large || !r.has_pasid) [[unlikely]] {
+    translations_->Inc();
+    pasid_hits_->Inc();
+    // The PASID-cache lookup; FirstStage adds the 4 KiB IOTLB lookup.
+    return FirstStage(r, *pc, lookup_cycles_, /*ats=*/false, /*probed_4k=*/true, e4k);
+  }
+  translations_->Inc();
+  pasid_hits_->Inc();
+  iotlb_[0].counters().misses->Inc();
+  walks_->Inc();
+  uint32_t cycles = 2 * lookup_cycles_;  // PASID cache, 4 KiB IOTLB
+  // SGN.1: a non-canonical address faults before any cache or table is
+  // used.
+  if (!arch::X86Canonical(VirtAddr(r.addr), pc->levels)) [[unlikely]] {
+    return Fault(r, FaultReason::kNonCanonical, pc->fpd, cycles, true);
+  }
+  arch::FastTranslation t;
+  arch::WalkResult w;
+  if (!WalkFirstStage(r, *pc, &cycles, &t, &w)) [[unlikely]] {
+    return Fault(r, WalkFaultReason(w), pc->fpd, cycles, true);
+  }
+  return FillLeaf(r, *pc, t, cycles, /*missed_4k=*/true);
+}
+
+VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles, bool ats,
+                          bool probed_4k, IotlbData* e4k) {
+  VtdResult res;
+  const bool fpd = pc.fpd;
   VtdRequest r = req;
-  if (!r.has_pasid) r.priv = pc->rid_priv;  // 9.4 RID_PRIV
+  if (!r.has_pasid) r.priv = pc.rid_priv;  // 9.4 RID_PRIV
   // 3.6.1 / 9.6: supervisor requests need SRE; execute requests need ERE.
-  if (r.priv && (pc->deny & kNeedPriv)) return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, true);
-  if (r.exec && (pc->deny & kNeedExec)) return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, true);
-  if (pc->pgtt == static_cast<uint8_t>(Pgtt::kPassThrough)) {
+  if (r.priv && (pc.deny & kNeedPriv)) return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, true);
+  if (r.exec && (pc.deny & kNeedExec)) return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, true);
+  if (pc.pgtt == static_cast<uint8_t>(Pgtt::kPassThrough)) {
     // 3.9: pass-through, address beyond HAW faults.
     if ((r.addr >> config_.haw) != 0) return Fault(req, FaultReason::kBeyondMgaw, fpd, cycles, !ats);
     res.ok = true;
@@ -232,8 +375,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
     return res;
   }
   const uint8_t need = NeedOf(r);
-  const uint64_t owner = pc->owner;
-  const VirtAddr va(r.addr);
+  const uint64_t owner = pc.owner;
 
   // IOTLB: 4 KiB, 2 MiB, 1 GiB arrays (6.2.3). A hit whose cached rights
   // do not allow the access (or a write to a clean page) walks again; the
@@ -249,7 +391,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
     e = iotlb_[0].Lookup(PageTag(r.addr, kIotlbShift[0]), owner);
   }
   const bool missed_4k = e == nullptr;  // (tag, owner) absent from the 4 KiB array
-  if (e == nullptr && pc->large) {
+  if (e == nullptr && pc.large) {
     cycles += lookup;
     e = iotlb_[1].Lookup(PageTag(r.addr, kIotlbShift[1]), owner);
     if (e == nullptr) {
@@ -269,95 +411,17 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc_data, uint32_t cy
   walks_->Inc();
   // SGN.1: a non-canonical address faults before any cache or table is
   // used.
-  if (!arch::X86Canonical(va, pc->levels)) [[unlikely]] {
+  if (!arch::X86Canonical(VirtAddr(r.addr), pc.levels)) [[unlikely]] {
     return Fault(req, FaultReason::kNonCanonical, fpd, cycles, !ats);
   }
-
-  // Paging-structure caches (6.2.4.2): the deepest hit gives the walk's
-  // starting table and the rights accumulated above it.
-  arch::WalkStart start{.table = PhysAddr(pc->fsptptr.value() & BitMask(63, 12)),
-                        .level = pc->levels, .cumulative = arch::Perms{}};
-  uint32_t psc_set[4];  // per level 2..5: the set probed, for the fill
-  for (uint8_t level = 2; level <= pc->levels; ++level) {  // PDE = level 2
-    cycles += lookup;
-    const unsigned cov = 12 + 9 * (level - 1);
-    if (const PscData* p =
-            psc_[level - 2].LookupInSet(PageTag(r.addr, cov), owner, &psc_set[level - 2])) {
-      start = arch::WalkStart{.table = p->next, .level = static_cast<uint8_t>(level - 1),
-                              .cumulative = p->cum};
-      break;
-    }
-  }
-
-  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
-  const Agent agent = Agent::Iommu(config_.unit);
-  // A translated walk comes back in `t` (scalars, in registers), a faulting
-  // one in `w`.
   arch::FastTranslation t;
   arch::WalkResult w;
-  bool ok;
-  if (start.level == 1) {
-    // A walk from a PT reads only the leaf: nothing to fill.
-    ok = pc->walker.WalkTranslated<arch::NullObserver>(mem_, start, va, acc, agent,
-                                                       pc->space, nullptr, &t, &w);
-  } else {
-    PscFillObserver obs(start.level);
-    ok = pc->walker.WalkTranslated(mem_, start, va, acc, agent, pc->space, &obs, &t, &w);
-    // Fill the paging-structure caches with the table entries the walk
-    // used (every read but the last), each with the rights accumulated
-    // down to it. On a faulting walk, only if configured.
-    if (ok || config_.fill_psc_on_fault) {
-      uint64_t tables_and = ~0ull;
-      uint64_t tables_or = 0;
-      for (unsigned level = start.level; level > obs.low; --level) {
-        const uint64_t entry = obs.entry[level - 1];
-        tables_and &= entry;
-        tables_or |= entry;
-        const unsigned cov = 12 + 9 * (level - 1);
-        // Every level filled was probed and missed above (its set known).
-        psc_[level - 2].InsertAfterMiss(
-            psc_set[level - 2], PageTag(r.addr, cov), owner,
-            PscData{.next = PhysAddr(entry & BitMask(config_.haw - 1, 12)),
-                    .cum = pc->walker.Narrow(start.cumulative, tables_and, tables_or)});
-      }
-    }
-  }
-  if (!ok) [[unlikely]] {
-    cycles += w.reads * read_cycles_ + w.ad_updates * write_cycles_;
+  if (!WalkFirstStage(r, pc, &cycles, &t, &w)) [[unlikely]] {
     // Translation requests report first-stage faults in the completion,
     // not in the fault log (4.2.3); configuration faults above are logged.
     return Fault(req, WalkFaultReason(w), fpd, cycles, !ats);
   }
-  cycles += t.reads * read_cycles_ + t.ad_updates * write_cycles_;
-  // 6.2.3: cache the leaf with its cumulative rights; a page not yet dirty
-  // cannot serve a write from the cache.
-  const unsigned shift = t.page_shift();
-  const int arr = t.level - 1;  // 4 KiB, 2 MiB, 1 GiB
-  if (arr != 0) pc->large = true;
-  const bool writable = (t.perms & arch::kPermIndexWrite) != 0;
-  const bool dirty = Bit(t.leaf, arch::X86Entry::kD);
-  constexpr uint32_t kExec = arch::kPermIndexExecUser | arch::kPermIndexExecPriv;
-  const IotlbData leaf{
-      .pa_page = t.page,
-      .deny = static_cast<uint8_t>(((writable && dirty) ? 0 : kNeedWrite) |
-                                   ((t.perms & arch::kPermIndexUser) != 0 ? 0 : kNeedUser) |
-                                   ((t.perms & kExec) == kExec ? 0 : kNeedExec)),
-      .page_shift = static_cast<uint8_t>(shift),
-      .writable = writable,
-      .global = pc->walker.Global(t.leaf)};
-  const uint64_t leaf_tag = PageTag(r.addr, shift);
-  if (arr == 0 && missed_4k) {
-    iotlb_[0].InsertAfterMiss(iotlb_[0].SetOf(leaf_tag, owner), leaf_tag, owner, leaf);
-  } else {
-    iotlb_[arr].Insert(leaf_tag, owner, leaf);
-  }
-  res.ok = true;
-  res.pa = PhysAddr(t.Pa(r.addr));
-  res.page_shift = static_cast<uint8_t>(shift);
-  res.writable = writable;
-  res.cycles = cycles;
-  translate_cycles_->Inc(cycles);
-  return res;
+  return FillLeaf(r, pc, t, cycles, missed_4k);
 }
 
 // 3.4 untranslated requests through the PCIe port: faults are

@@ -140,26 +140,38 @@ class SetAssocCache {
     return d;
   }
 
-  // Fills (or refreshes) the line for (tag, owner). One pass over the set
-  // finds the matching line, the first free one and the LRU/FIFO victim;
-  // a victim is replaced in place (one sequence bump pair; it stays on its
-  // owner list when the new line has the same owner).
+  // Fills (or refreshes) the line for (tag, owner): the line if present,
+  // else the victim InsertAfterMiss() picks.
   Data* Insert(uint64_t tag, uint64_t owner, const Data& data) {
     SVAEMU_CHECK((tag & 1) != 0);
     const uint32_t set = SetOf(tag, owner);
-    if (ways_ == 4) return InsertIn<4>(set, tag, owner, data);
-    if (ways_ == 8) return InsertIn<8>(set, tag, owner, data);
-    return InsertIn<0>(set, tag, owner, data);
+    if (Line* l = FindInSet(set, tag, owner)) {
+      l->data = data;
+      return &l->data;
+    }
+    return InsertAfterMiss(set, tag, owner, data);
   }
   // Insert() for a (tag, owner) that a probe of `set` (ProbeInSet) just missed,
-  // with no fill of this cache since: the line cannot be there, so the pass
-  // over the set only picks the victim (first free way, else the LRU/FIFO
-  // one, else random), without branches on the tags.
-  Data* InsertAfterMiss(uint32_t set, uint64_t tag, uint64_t owner, const Data& data) {
+  // with no fill of this cache since: the line cannot be there, so only the
+  // victim is chosen (first free way, else the LRU/FIFO one, else random)
+  // and replaced in place (one sequence bump pair; it stays on its owner
+  // list when the new line has the same owner).
+  [[gnu::always_inline]] Data* InsertAfterMiss(uint32_t set, uint64_t tag, uint64_t owner,
+                                               const Data& data) {
     SVAEMU_CHECK((tag & 1) != 0);
-    if (ways_ == 4) return InsertIn<4, true>(set, tag, owner, data);
-    if (ways_ == 8) return InsertIn<8, true>(set, tag, owner, data);
-    return InsertIn<0, true>(set, tag, owner, data);
+    const uint32_t base = set * ways_;
+    const Line* l = &lines_[base];
+    uint32_t way;
+    if (ways_ == 1) {
+      way = 0;  // (random replacement of one way: Uniform(1) is 0)
+    } else if (ways_ == 4) {
+      way = VictimIn<4>(l);
+    } else if (ways_ == 8) {
+      way = VictimIn<8>(l);
+    } else {
+      way = VictimIn<0>(l);
+    }
+    return FillAt(set, base + way, tag, owner, data);
   }
   // Probe() that also returns the set, for a later InsertAfterMiss().
   [[gnu::always_inline]] Data* ProbeInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
@@ -278,50 +290,30 @@ class SetAssocCache {
     Line* l = &lines_[set * ways_];
     if (ways_ == 8) return FindIn<8>(l, tag, owner);
     if (ways_ == 4) return FindIn<4>(l, tag, owner);
+    if (ways_ == 1) return FindIn<1>(l, tag, owner);
     return FindIn<0>(l, tag, owner);
   }
 
-  template <uint32_t kWays, bool kMissed = false>  // kWays 0: ways_
-  [[gnu::always_inline]] Data* InsertIn(uint32_t set, uint64_t tag, uint64_t owner,
-                                        const Data& data) {
+  // The way to fill in the set starting at `l`: the first free one, else
+  // the first with the smallest stamp (LRU/FIFO), else (random) a draw.
+  template <uint32_t kWays>  // 0: ways_
+  [[gnu::always_inline]] uint32_t VictimIn(const Line* l) {
     const uint32_t n = kWays != 0 ? kWays : ways_;
-    const uint32_t base = set * n;
-    Line* l = &lines_[base];
-    uint32_t free_way = kNil;
     uint32_t oldest = 0;
-    if constexpr (kMissed) {
-      uint32_t oldest_stamp = ~0u;
-      for (uint32_t w = 0; w < n; ++w) {
-        if (l[w].tag == 0) {
-          free_way = w;
-          break;
-        }
-        if (l[w].stamp < oldest_stamp) {
-          oldest_stamp = l[w].stamp;
-          oldest = w;
-        }
-      }
-    } else {
-      uint32_t oldest_stamp = l[0].stamp;
-      for (uint32_t w = 0; w < n; ++w) {
-        if (l[w].tag == tag && l[w].owner == owner) {
-          l[w].data = data;
-          return &l[w].data;
-        }
-        if (l[w].tag == 0) {
-          if (free_way == kNil) free_way = w;
-        } else if (l[w].stamp < oldest_stamp) {
-          oldest_stamp = l[w].stamp;
-          oldest = w;
-        }
+    uint32_t oldest_stamp = ~0u;
+    for (uint32_t w = 0; w < n; ++w) {
+      if (l[w].tag == 0) return w;
+      if (l[w].stamp < oldest_stamp) {
+        oldest_stamp = l[w].stamp;
+        oldest = w;
       }
     }
-    // A full set: `oldest` is the first line with the smallest stamp.
-    const uint32_t way = free_way != kNil ? free_way
-                         : repl_ == Replacement::kRandom
-                             ? static_cast<uint32_t>(rng_.Uniform(n))
-                             : oldest;
-    const uint32_t i = base + way;
+    return repl_ == Replacement::kRandom ? static_cast<uint32_t>(rng_.Uniform(n)) : oldest;
+  }
+
+  // Writes (tag, owner, data) into line i of `set`, evicting what it held.
+  [[gnu::always_inline]] Data* FillAt(uint32_t set, uint32_t i, uint64_t tag, uint64_t owner,
+                                      const Data& data) {
     Line& v = lines_[i];
     ++seq_[set];
     bool link = true;

@@ -242,7 +242,8 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   };
   struct PscData {
     PhysAddr next;          // the table this entry points to
-    arch::Perms cum;        // permissions accumulated down to this entry
+    uint32_t cum;           // rights accumulated down to this entry
+                            // (arch::PermsIndex bits)
   };
 
   VtdResult TranslateSlow(const VtdRequest& r, bool ats);
@@ -260,6 +261,12 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   // configuration lookups so far.
   VtdResult FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles, bool ats,
                        bool probed_4k, IotlbData* e4k);
+  // The two halves every first-stage miss shares (translate.cc): the
+  // paging-structure caches and the walk, then the IOTLB fill.
+  bool WalkFirstStage(const VtdRequest& r, PasidData& pc, uint32_t* cycles,
+                      arch::FastTranslation* t, arch::WalkResult* w);
+  VtdResult FillLeaf(const VtdRequest& r, PasidData& pc, const arch::FastTranslation& t,
+                     uint32_t cycles, bool missed_4k);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
   const ContextData* FetchContext(uint16_t sid, uint32_t* cycles,
