@@ -255,7 +255,7 @@ void Vtd::OnGcmd(uint32_t cmd) {
   gsts = SetBit(gsts, Gcmd::kWbf, false);  // RWBF=0: nothing to flush
   regs_.Set(kGstsReg, gsts);
   te_ = Bit(gsts, Gcmd::kTe);
-  fast_ok_ = te_ &&
+  fast_ok_ = config_.fast_path && te_ &&
              Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo) == Rtaddr::kTtmScalable;
   sim_.Trace("vtd", "gcmd", absl::StrFormat("0x%08x", cmd));
   if (Bit(gsts, Gcmd::kQie)) KickIq();

@@ -97,6 +97,15 @@ struct VtdConfig {
   // translation then faults (e.g. a U/S fault at the leaf).
   bool fill_psc_on_fault = true;
 
+  // The inline IOTLB-hit check and the common-miss path behind it
+  // (TranslateMiss). Off: every request takes the general path
+  // (TranslateSlow), with the same results, faults, cache contents and
+  // cache counters; only the context-cache lookups and the modelled
+  // latency of the translations that would have hit the inline check
+  // differ. For differential tests and for bisecting a suspected fast-path
+  // bug; not a hardware feature.
+  bool fast_path = true;
+
   // Model-specific latencies (cycles), beyond sim::CostModel.
   uint64_t dev_tlb_latency = 2'000;     // ATS invalidation round trip
   uint64_t dev_tlb_timeout = 100'000;   // no answer by then: ITE
