@@ -1,5 +1,8 @@
 // IOTLB and paging-structure caches: hit, miss, eviction, invalidation,
 // and PASID-based invalidation with IH=0 versus IH=1.
+#include <map>
+#include <utility>
+
 #include "gtest/gtest.h"
 #include "svaemu/hw/vtd/cache.h"
 #include "svaemu/sim/stats.h"
@@ -75,16 +78,38 @@ TEST(VtdSetAssocCache, OwnerInvalidationIsTheSameWithAndWithoutOwnerLists) {
 // tag) picks the same line Insert does: the first free way, else the
 // least recently used; an eviction in place keeps the owner lists right
 // whether the new line has the victim's owner or another, and drops the
-// probe memo of the victim. Run for the unrolled 4- and 8-way fills and
-// the generic one (2 ways), with and without owner lists.
+// probe memo of the victim. Run for the unrolled 1-, 4- and 8-way fills
+// and the generic one (2 ways), with and without owner lists. Both caches
+// share the victim choice, so `a` is also checked against a reference
+// LRU set kept here (the lines present after every step).
 TEST(VtdSetAssocCache, InsertAfterMissPicksTheVictimInsertWouldAndKeepsOwnerListsRight) {
-  for (uint32_t ways : {2u, 4u, 8u}) {
+  for (uint32_t ways : {1u, 2u, 4u, 8u}) {
     for (bool track : {true, false}) {
       SCOPED_TRACE(::testing::Message() << ways << " ways, owner lists " << track);
       sim::Stats stats_a, stats_b;
       SetAssocCache<int> a, b;  // a: Insert; b: ProbeInSet + InsertAfterMiss
       a.Init({.entries = ways, .ways = ways}, stats_a, "a", 1, track);
       b.Init({.entries = ways, .ways = ways}, stats_b, "b", 1, track);
+      // Reference: (tag, owner) -> last use, evicting the least recent.
+      std::map<std::pair<uint64_t, uint64_t>, uint64_t> ref;
+      uint64_t now = 0;
+      const auto probe_a = [&](uint64_t t, uint64_t o) {
+        const int* d = a.Probe(t, o);
+        auto it = ref.find({t, o});
+        EXPECT_EQ(d != nullptr, it != ref.end()) << "tag " << t;
+        if (it != ref.end()) it->second = ++now;
+        return d;
+      };
+      const auto insert_ref = [&](uint64_t t, uint64_t o) {
+        if (ref.size() == ways) {
+          auto lru = ref.begin();
+          for (auto it = ref.begin(); it != ref.end(); ++it) {
+            if (it->second < lru->second) lru = it;
+          }
+          ref.erase(lru);
+        }
+        ref[{t, o}] = ++now;
+      };
       // Fill, touch in a scrambled order, then keep filling: owners
       // alternate 7 and 9 so evictions replace both same- and
       // other-owner lines.
@@ -94,7 +119,7 @@ TEST(VtdSetAssocCache, InsertAfterMissPicksTheVictimInsertWouldAndKeepsOwnerList
         if (i % 4 == 3) {  // re-use an older line: the LRU order changes
           const uint64_t old = (((i * 5) % (i + 1)) << 4) | 1;
           uint32_t set;
-          EXPECT_EQ(a.Probe(old, 7) != nullptr || a.Probe(old, 9) != nullptr,
+          EXPECT_EQ(probe_a(old, 7) != nullptr || probe_a(old, 9) != nullptr,
                     b.ProbeInSet(old, 7, &set) != nullptr || b.ProbeInSet(old, 9, &set) != nullptr);
         }
         uint32_t set;
@@ -102,14 +127,15 @@ TEST(VtdSetAssocCache, InsertAfterMissPicksTheVictimInsertWouldAndKeepsOwnerList
         if (i > 0) {  // the previous line through the memo (evicted in place later)
           const uint64_t prev = ((i - 1) << 4) | 1;
           const uint64_t prev_owner = ((i - 1) % 3 == 0) ? 9 : 7;
-          EXPECT_EQ(a.Probe(prev, prev_owner) != nullptr, b.ProbeMemo(prev, prev_owner) != nullptr);
+          EXPECT_EQ(probe_a(prev, prev_owner) != nullptr, b.ProbeMemo(prev, prev_owner) != nullptr);
         }
         a.Insert(tag, owner, static_cast<int>(i));
+        insert_ref(tag, owner);
         b.InsertAfterMiss(set, tag, owner, static_cast<int>(i));
         for (uint64_t j = 0; j <= i; ++j) {
           const uint64_t t = (j << 4) | 1;
           const uint64_t o = (j % 3 == 0) ? 9 : 7;
-          const int* pa = a.Probe(t, o);
+          const int* pa = probe_a(t, o);
           const int* pb = b.Probe(t, o);
           ASSERT_EQ(pa != nullptr, pb != nullptr) << "tag " << t << " after fill " << i;
           if (pa != nullptr) {
