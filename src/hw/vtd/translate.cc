@@ -331,14 +331,12 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k)
   // SRE/ERE allow the request. The common miss (the 4 KiB array missed,
   // no large leaf of this PASID to probe for, the request's own privilege)
   // goes straight to the caches and the walk; the rest through FirstStage.
+  translations_->Inc();
+  pasid_hits_->Inc();
   if (e4k != nullptr || pc->large || !r.has_pasid) [[unlikely]] {
-    translations_->Inc();
-    pasid_hits_->Inc();
     // The PASID-cache lookup; FirstStage adds the 4 KiB IOTLB lookup.
     return FirstStage(r, *pc, lookup_cycles_, /*ats=*/false, /*probed_4k=*/true, e4k);
   }
-  translations_->Inc();
-  pasid_hits_->Inc();
   iotlb_[0].counters().misses->Inc();
   walks_->Inc();
   uint32_t cycles = 2 * lookup_cycles_;  // PASID cache, 4 KiB IOTLB
