@@ -1,5 +1,6 @@
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -27,6 +28,42 @@ TEST(Stats, RegisterTwiceReturnsTheSameCounter) {
   EXPECT_EQ(st.Value("missing"), 0u);
   st.ResetAll();
   EXPECT_EQ(st.Value("x"), 0u);
+}
+
+TEST(Stats, CounterIncAddsConstantsAndRuntimeAmountsBeyond32Bits) {
+  Stats st;
+  Counter* c = st.Register("c", "d", "u");
+  c->Inc();                       // an immediate operand
+  volatile uint64_t big = (1ull << 40) + 5;
+  c->Inc(big);                    // a register operand, wider than 32 bits
+  c->Inc(0x7fffffff);
+  EXPECT_EQ(c->value(), 1 + (1ull << 40) + 5 + 0x7fffffff);
+  c->IncExact(2);
+  EXPECT_EQ(c->value(), 1 + (1ull << 40) + 7 + 0x7fffffff);
+  c->Reset();
+  EXPECT_EQ(c->value(), 0u);
+}
+
+// The contract: IncExact never loses a count; Inc may lose counts under
+// concurrent increments but never tears (every value a reader sees is one
+// some increment produced, so the count never goes past the total).
+TEST(Stats, ConcurrentIncExactIsExactAndIncNeverOvercounts) {
+  Stats st;
+  Counter* exact = st.Register("exact", "d", "u");
+  Counter* loose = st.Register("loose", "d", "u");
+  constexpr int kPerThread = 200000;
+  const auto work = [&] {
+    for (int i = 0; i < kPerThread; ++i) {
+      exact->IncExact();
+      loose->Inc();
+    }
+  };
+  std::thread a(work), b(work);
+  a.join();
+  b.join();
+  EXPECT_EQ(exact->value(), 2u * kPerThread);
+  EXPECT_GT(loose->value(), 0u);
+  EXPECT_LE(loose->value(), 2u * kPerThread);
 }
 
 TEST(Trace, HashDependsOnEveryField) {
