@@ -395,8 +395,8 @@ struct SmmuV3::WalkRecorder {
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
     const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
-    const arch::WalkResult& w, const WalkRecorder& rec, sim::Cycles* latency,
-    PhysAddr* last_entry_pa) {
+    const arch::WalkResult& w, const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
+    sim::Cycles* latency, PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
   const uint32_t reads = ok ? t.reads : w.reads;
   walk_reads_->Inc(reads);
@@ -438,9 +438,8 @@ struct SmmuV3::WalkRecorder {
     fill.template operator()<2>();
   }
   if (ok) [[likely]] {
-    const uint64_t tag = TlbTag(c.asid, va);
     const bool evicted =
-        tlb_.Fill(tlb_.SetOf(TlbHash(tag)), tag, [&](TlbEntry& e) {
+        tlb_.Fill(tset, ttag, [&](TlbEntry& e) {
           // The 4 KiB piece of the leaf that holds va.
           e.pa = t.Pa(va) & ~0xfffull;
           e.ok = kOkBitsOf[t.perms];
@@ -454,14 +453,14 @@ struct SmmuV3::WalkRecorder {
 }
 
 [[gnu::always_inline]] inline TransResult SmmuV3::WalkMiss(
-    const CfgEntry& c, const TransReq& r, sim::Cycles latency,
-    pci::DmaCompletion* done) {
+    const CfgEntry& c, const TransReq& r, uint64_t ttag, uint32_t tset,
+    sim::Cycles latency, pci::DmaCompletion* done) {
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;
   const bool ok = WalkCore(c, r, &latency, &rec, &t, &w);
   PhysAddr last_entry;
-  AfterWalk(c, r, ok, t, w, rec, &latency, &last_entry);
+  AfterWalk(c, r, ok, t, w, rec, ttag, tset, &latency, &last_entry);
   translate_cycles_->Inc(latency);
   if (!ok) [[unlikely]] {
     return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault),
@@ -478,11 +477,12 @@ struct SmmuV3::WalkRecorder {
 TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
                          sim::Cycles latency, pci::DmaCompletion* done) {
   const uint64_t va = r.va.value();
+  const uint64_t tag = TlbTag(c.asid, va);
+  const uint32_t set = tlb_.SetOf(TlbHash(tag));
   if (Canonical48(va)) {
     const uint8_t need = AccessBit(r.write, r.exec, r.priv);
-    const uint64_t tag = TlbTag(c.asid, va);
     latency += cache_lookup_cycles_;
-    const TlbEntry* e = tlb_.Find(tlb_.SetOf(TlbHash(tag)), tag);
+    const TlbEntry* e = tlb_.Find(set, tag);
     if (e != nullptr && (e->ok & need) != 0) {
       tlb_stats_.hits->Inc();
       translate_cycles_->Inc(latency);
@@ -493,14 +493,16 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
     }
     tlb_stats_.misses->Inc();
   }
-  return WalkMiss(c, r, latency, done);
+  // (A non-canonical VA never translates, so its tag is never filled.)
+  return WalkMiss(c, r, tag, set, latency, done);
 }
 
-TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r) {
+TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag,
+                                     uint32_t tset) {
   // What LookupConfig() (a hit on `c`) and Walk() (a TLB miss) count.
   cfg_stats_.hits->Inc();
   tlb_stats_.misses->Inc();
-  return WalkMiss(c, r, 2 * cache_lookup_cycles_, nullptr);
+  return WalkMiss(c, r, ttag, tset, 2 * cache_lookup_cycles_, nullptr);
 }
 
 [[gnu::noinline]] TransResult SmmuV3::Fault(const CfgEntry* c, const TransReq& r, TransResult res,
@@ -603,7 +605,8 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   arch::WalkResult w;
   const bool ok = WalkCore(*c, r, &res.latency, &rec, &t, &w);
   PhysAddr last;
-  AfterWalk(*c, r, ok, t, w, rec, &res.latency, &last);
+  const uint64_t ttag = TlbTag(c->asid, r.va.value());
+  AfterWalk(*c, r, ok, t, w, rec, ttag, tlb_.SetOf(TlbHash(ttag)), &res.latency, &last);
   translate_cycles_->Inc(res.latency);
   if (!ok) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device

@@ -224,9 +224,11 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // The fast path's miss: `c` (the last used configuration entry) matched
   // and is kTranslate, the VA is canonical, and the TLB missed. Counts and
   // charges exactly what TranslateSlow() would, without repeating the
-  // configuration and TLB lookups.
+  // configuration and TLB lookups. `ttag` and `tset`: the request's TLB
+  // tag and set, as the inline check computed them (the fill reuses them).
   [[gnu::noinline]] TransResult TranslateTlbMiss(const CfgEntry& c,
-                                                 const TransReq& r);
+                                                 const TransReq& r, uint64_t ttag,
+                                                 uint32_t tset);
   // Resolves the configuration of a request (cache or fetch). On a
   // configuration error records the event and returns nullptr with
   // *fault set.
@@ -246,19 +248,20 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   bool WalkCore(const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
                 WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w);
   // Counts and charges the walk's reads and A/D updates (of `t` if `ok`,
-  // else of `w`), fills the walk caches and (if `ok`) the TLB, and names
-  // the last entry read (for F_WALK_EABT). No fault handling.
+  // else of `w`), fills the walk caches and (if `ok`) the TLB at `ttag`
+  // in `tset` (TlbTag() and its set), and names the last entry read (for
+  // F_WALK_EABT). No fault handling.
   void AfterWalk(const CfgEntry& c, const TransReq& r, bool ok,
                  const arch::FastTranslation& t, const arch::WalkResult& w,
-                 const WalkRecorder& rec, sim::Cycles* latency,
-                 PhysAddr* last_entry_pa);
+                 const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
+                 sim::Cycles* latency, PhysAddr* last_entry_pa);
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
   // After a TLB miss: WalkCore(), then the translation or the fault. Adds
-  // the total latency to "translate.cycles".
-  TransResult WalkMiss(const CfgEntry& c, const TransReq& r,
-                       sim::Cycles latency, pci::DmaCompletion* done);
+  // the total latency to "translate.cycles". `ttag`, `tset`: as AfterWalk.
+  TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag,
+                       uint32_t tset, sim::Cycles latency, pci::DmaCompletion* done);
   TransResult Fault(const CfgEntry* c, const TransReq& r, TransResult res,
                     EventType type, PhysAddr fetch_addr,
                     pci::DmaCompletion* done);
@@ -351,7 +354,8 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
   if (enabled_ && c->tag == ctag && c->kind == CfgEntry::kTranslate &&
       Canonical48(va)) [[likely]] {
     const uint64_t ttag = TlbTag(c->asid, va);
-    const TlbEntry* e = tlb_.SetBegin(tlb_.SetOf(TlbHash(ttag)));
+    const uint32_t tset = tlb_.SetOf(TlbHash(ttag));
+    const TlbEntry* e = tlb_.SetBegin(tset);
     const uint64_t need = AccessBit(r.write, r.exec, r.priv);
     for (uint32_t t = 0; t < tlb_.ways(); ++t, ++e) {
       // One test: the tag matches and the access needs nothing special.
@@ -366,7 +370,7 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
                            .writable = (e->ok & AccessBit(true, false, r.priv)) != 0};
       }
     }
-    return TranslateTlbMiss(*c, r);
+    return TranslateTlbMiss(*c, r, ttag, tset);
   }
   return TranslateSlow(r, nullptr);
 }
