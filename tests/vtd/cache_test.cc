@@ -160,6 +160,23 @@ TEST(VtdSetAssocCache, InsertAfterMissPicksTheVictimInsertWouldAndKeepsOwnerList
 }
 
 // A line evicted in place (InsertAfterMiss) is forgotten by the memo.
+// LRU order is kept past 2^32 stamps (fills and hits): at ~130 M hits a
+// second that is half a minute of simulation. With a 32-bit clock the line
+// stamped after the wrap looked oldest and was evicted first.
+TEST(VtdSetAssocCache, LruOrderSurvivesTheStampClockPassing32Bits) {
+  sim::Stats stats;
+  SetAssocCache<int> c;
+  c.Init({.entries = 2, .ways = 2}, stats, "t", 1);
+  c.SetClockForTest((1ull << 32) - 3);
+  c.Insert(0x11, 0, 1);                  // stamp 2^32 - 2
+  c.Insert(0x21, 0, 2);                  // stamp 2^32 - 1
+  ASSERT_NE(c.Probe(0x21, 0), nullptr);  // stamp 2^32: 0x21 most recent
+  c.Insert(0x31, 0, 3);                  // evicts the LRU line, 0x11
+  EXPECT_EQ(c.Probe(0x11, 0), nullptr);
+  EXPECT_NE(c.Probe(0x21, 0), nullptr);
+  EXPECT_NE(c.Probe(0x31, 0), nullptr);
+}
+
 TEST(VtdSetAssocCache, EvictionInPlaceDropsTheMemo) {
   sim::Stats stats;
   SetAssocCache<int> c;

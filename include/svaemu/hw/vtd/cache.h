@@ -63,7 +63,7 @@ class SetAssocCache {
   struct Line {
     uint64_t tag;
     uint64_t owner;
-    uint32_t stamp;
+    uint64_t stamp;  // 64-bit: never wraps (32 bits did in ~30 s of hits)
     uint32_t prev;
     uint32_t next;
     Data data;
@@ -260,6 +260,8 @@ class SetAssocCache {
     return n;
   }
   uint32_t capacity() const { return static_cast<uint32_t>(lines_.size()); }
+  // Tests: the next stamp given is `clock` + 1.
+  void SetClockForTest(uint64_t clock) { clock_ = clock; }
   uint32_t ways() const { return ways_; }
   uint32_t sets() const { return sets_; }
   uint32_t seq(uint32_t set) const { return seq_[set]; }
@@ -300,7 +302,7 @@ class SetAssocCache {
   [[gnu::always_inline]] uint32_t VictimIn(const Line* l) {
     const uint32_t n = kWays != 0 ? kWays : ways_;
     uint32_t oldest = 0;
-    uint32_t oldest_stamp = ~0u;
+    uint64_t oldest_stamp = ~0ull;
     for (uint32_t w = 0; w < n; ++w) {
       if (l[w].tag == 0) return w;
       if (l[w].stamp < oldest_stamp) {
@@ -413,7 +415,7 @@ class SetAssocCache {
   uint32_t set_bits_ = 0;
   int ways_shift_ = 0;  // log2(ways), or -1 if ways is not a power of 2
   Replacement repl_ = Replacement::kLru;
-  uint32_t clock_ = 0;
+  uint64_t clock_ = 0;  // the last stamp given
   uint32_t valid_ = 0;
   std::vector<Line> lines_;
   std::vector<uint32_t> seq_;
