@@ -47,10 +47,11 @@ class Counter {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(SVAEMU_STATS_TSAN)
     // The hot paths count several events per translation: one `add` to
     // memory instead of a load, an add and a store (same guarantee). Not
-    // volatile: the memory operand is the only effect, and GCC keeps an asm
-    // whose output is memory that outlives the call (a volatile asm also
-    // pins the order of the increments, costing ~20 instructions on a
-    // VT-d full miss). The counter tests would show a dropped increment.
+    // volatile: GCC drops a non-volatile asm only when nothing uses its
+    // outputs, and this output is a counter that Dump() and value() read
+    // (a volatile asm also pins the order of the increments, ~20 more
+    // instructions on a VT-d full miss). The counter tests, and every test
+    // that checks a model's statistics, would show a dropped increment.
     asm("addq %1, %0" : "+m"(v_) : "er"(n) : "cc");
 #else
     Ref().store(Ref().load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
