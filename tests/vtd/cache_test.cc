@@ -177,6 +177,35 @@ TEST(VtdSetAssocCache, LruOrderSurvivesTheStampClockPassing32Bits) {
   EXPECT_NE(c.Probe(0x31, 0), nullptr);
 }
 
+// A way freed by an invalidation is filled before any valid line is
+// evicted, however recently that line was used (the victim scan reads
+// stamps only: a free line's stamp must be the smallest).
+TEST(VtdSetAssocCache, AFreedWayIsFilledBeforeTheLeastRecentLineIsEvicted) {
+  for (Replacement repl : {Replacement::kLru, Replacement::kFifo}) {
+    SCOPED_TRACE(::testing::Message() << "replacement " << static_cast<int>(repl));
+    sim::Stats stats;
+    SetAssocCache<int> c;
+    c.Init({.entries = 4, .ways = 4, .replacement = repl}, stats, "t", 1);
+    for (uint64_t t : {0x11, 0x21, 0x31, 0x41}) c.Insert(t, 0, static_cast<int>(t));
+    ASSERT_NE(c.Probe(0x11, 0), nullptr);  // LRU: 0x21 is now the oldest
+    uint32_t dropped = 0;
+    c.InvalidateOwner(0, [](uint64_t tag, const int&) { return tag == 0x41; }, &dropped);
+    ASSERT_EQ(dropped, 1u);
+    uint32_t set;
+    ASSERT_EQ(c.ProbeInSet(0x51, 0, &set), nullptr);
+    c.InsertAfterMiss(set, 0x51, 0, 5);
+    EXPECT_EQ(c.valid(), 4u);
+    for (uint64_t t : {0x11, 0x21, 0x31, 0x51}) EXPECT_NE(c.Probe(t, 0), nullptr) << t;
+    EXPECT_EQ(stats.Value("t.evictions"), 0u);
+    // The set is full again: the next fill evicts the oldest line (0x11
+    // for both policies: the probes above touched the lines in fill order).
+    c.Insert(0x61, 0, 6);
+    EXPECT_EQ(stats.Value("t.evictions"), 1u);
+    EXPECT_EQ(c.Probe(0x11, 0), nullptr);
+    EXPECT_NE(c.Probe(0x51, 0), nullptr);
+  }
+}
+
 TEST(VtdSetAssocCache, EvictionInPlaceDropsTheMemo) {
   sim::Stats stats;
   SetAssocCache<int> c;

@@ -720,28 +720,27 @@ template <typename MakeFmt, WalkObserver Observer>
 // in registers; any other walk (a fault, or A/D updates and restarts)
 // returns false with its whole result in *slow.
 template <typename MakeFmt, WalkObserver Observer>
-[[gnu::always_inline]] inline bool RunWalkFast(
-    mem::PhysMem& mem, MakeFmt make_fmt, const WalkStart& start, VirtAddr va,
-    AccessType acc, const WalkOptions& opts, Observer* obs,
-    FastTranslation* fast, WalkResult* slow) {
-  if (start.level < 1 || start.level > 5) [[unlikely]] {
-    *slow = WalkResult{.fault = FaultKind::kNotPresent, .level = start.level};
+[[gnu::always_inline]] inline bool RunWalkFastFrom(
+    mem::PhysMem& mem, MakeFmt make_fmt, uint64_t start_table, uint8_t start_level,
+    uint32_t start_cum, VirtAddr va, AccessType acc, Agent agent, SpaceId space,
+    Observer* obs, FastTranslation* fast, WalkResult* slow) {
+  if (start_level < 1 || start_level > 5) [[unlikely]] {
+    *slow = WalkResult{.fault = FaultKind::kNotPresent, .level = start_level};
     return false;
   }
   // A reference when the maker returns one (a prepared walker's stored
   // format: no copy), else the temporary it returns.
   const auto& fmt = make_fmt();
   static_assert(PagingFormat<std::remove_cvref_t<decltype(fmt)>>);
-  mem::WalkReader rd(mem, opts.agent, opts.space, va);
+  mem::WalkReader rd(mem, agent, space, va);
   uint64_t path_pa[5];
   uint64_t path_val[5];
   const BitDescent d =
-      DescendBits(rd, fmt, start.table.value(), start.level,
-                  PermBitsFast(start.cumulative), va, obs, path_pa, path_val);
+      DescendBits(rd, fmt, start_table, start_level, start_cum, va, obs, path_pa, path_val);
   if (d.fault != FaultKind::kNone) [[unlikely]] {
     const uint32_t ad =
         d.depth > 1 ? MarkTablesUsed(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
-                                     start.level, d.level, path_pa, path_val, acc)
+                                     start_level, d.level, path_pa, path_val, acc)
                     : 0;
     *slow = WalkResult{.fault = d.fault, .level = d.level, .entry = d.entry,
                        .reads = d.depth, .ad_updates = ad};
@@ -754,15 +753,19 @@ template <typename MakeFmt, WalkObserver Observer>
   if (f != FaultKind::kNone) [[unlikely]] {
     const uint32_t ad =
         d.depth > 1 ? MarkTablesUsed(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
-                                     start.level, d.level, path_pa, path_val, acc)
+                                     start_level, d.level, path_pa, path_val, acc)
                     : 0;
     *slow = WalkResult{.fault = f, .perm = pf, .level = d.level,
                        .entry = d.entry, .reads = d.depth, .ad_updates = ad};
     return false;
   }
   if (fmt.NeedsUpdate(d.tables_and, d.entry, acc)) [[unlikely]] {
-    *slow = UpdateAndRestart(mem, make_fmt, start.table, start.level,
-                             start.cumulative, va, acc, opts, obs, d.level,
+    // The options are built here, off the common path.
+    WalkOptions opts;
+    opts.agent = agent;
+    opts.space = space;
+    *slow = UpdateAndRestart(mem, make_fmt, PhysAddr(start_table), start_level,
+                             PermsOfFast(start_cum), va, acc, opts, obs, d.level,
                              d.out, perms, path_pa, path_val);
     return false;
   }
@@ -770,6 +773,15 @@ template <typename MakeFmt, WalkObserver Observer>
                           .perms = perms, .level = d.level,
                           .reads = static_cast<uint8_t>(d.depth), .ad_updates = 0};
   return true;
+}
+template <typename MakeFmt, WalkObserver Observer>
+[[gnu::always_inline]] inline bool RunWalkFast(
+    mem::PhysMem& mem, MakeFmt make_fmt, const WalkStart& start, VirtAddr va,
+    AccessType acc, const WalkOptions& opts, Observer* obs,
+    FastTranslation* fast, WalkResult* slow) {
+  return RunWalkFastFrom(mem, make_fmt, start.table.value(), start.level,
+                         PermBitsFast(start.cumulative), va, acc, opts.agent, opts.space,
+                         obs, fast, slow);
 }
 
 // The scalars of a successful WalkResult (one that took the A/D path).

@@ -64,12 +64,22 @@ class PreparedWalker {
                                              SpaceId space, Observer* obs,
                                              FastTranslation* fast,
                                              WalkResult* fault) const {
-    WalkOptions opts;
-    opts.agent = agent;
-    opts.space = space;
-    if (internal::RunWalkFast(
-            mem, [this]() -> const Fmt& { return fmt_; }, start, va, acc, opts,
-            obs, fast, fault)) [[likely]] {
+    return WalkTranslatedFrom(mem, start.table.value(), start.level,
+                              internal::PermBitsFast(start.cumulative), va, acc, agent, space,
+                              obs, fast, fault);
+  }
+  // WalkTranslated() from a start given as scalars: the table, its level
+  // and the rights above it as a PermsIndex() set (what a walk cache keeps).
+  template <WalkObserver Observer = NullObserver>
+  [[gnu::always_inline]] bool WalkTranslatedFrom(mem::PhysMem& mem, uint64_t table,
+                                                 uint8_t level, uint32_t cumulative,
+                                                 VirtAddr va, AccessType acc, Agent agent,
+                                                 SpaceId space, Observer* obs,
+                                                 FastTranslation* fast,
+                                                 WalkResult* fault) const {
+    if (internal::RunWalkFastFrom(
+            mem, [this]() -> const Fmt& { return fmt_; }, table, level, cumulative, va, acc,
+            agent, space, obs, fast, fault)) [[likely]] {
       return true;
     }
     if (!fault->ok()) return false;

@@ -49,6 +49,29 @@ FaultReason WalkFaultReason(const arch::WalkResult& w) {
 
 constexpr unsigned kIotlbShift[3] = {12, 21, 30};
 
+// An IOTLB line's deny mask (Vtd::kNeed*) from the walk's cumulative
+// rights (arch::PermsIndex bits, 0..15) and the leaf's D bit (index bit 4):
+// a write needs W and a dirty page (6.2.3: a clean page cannot serve a
+// write from the cache), a user request U/S, an execute request both
+// execute rights.
+struct IotlbDenyTable {
+  uint8_t v[32];
+};
+constexpr IotlbDenyTable MakeIotlbDenyTable(uint8_t need_write, uint8_t need_user,
+                                            uint8_t need_exec) {
+  IotlbDenyTable t{};
+  constexpr uint32_t kExec = arch::kPermIndexExecUser | arch::kPermIndexExecPriv;
+  for (uint32_t i = 0; i < 32; ++i) {
+    const uint32_t perms = i & 15;
+    const bool dirty = (i & 16) != 0;
+    const bool writable = (perms & arch::kPermIndexWrite) != 0;
+    t.v[i] = static_cast<uint8_t>(((writable && dirty) ? 0 : need_write) |
+                                  ((perms & arch::kPermIndexUser) != 0 ? 0 : need_user) |
+                                  ((perms & kExec) == kExec ? 0 : need_exec));
+  }
+  return t;
+}
+
 // The address bits a paging-structure entry of `level` covers start here.
 constexpr unsigned PscShift(unsigned level) { return 12 + 9 * (level - 1); }
 // A level as a type, so that a per-level step is compiled once per level.
@@ -56,6 +79,12 @@ template <unsigned kLevel>
 constexpr std::integral_constant<unsigned, kLevel> kLevelC{};
 
 }  // namespace
+
+uint8_t Vtd::IotlbDeny(uint32_t index) {
+  static constexpr IotlbDenyTable kTable =
+      MakeIotlbDenyTable(kNeedWrite, kNeedUser, kNeedExec);
+  return kTable.v[index & 31];
+}
 
 // 3.4.3: the root entry for the bus, then the scalable-mode context entry
 // for devfn (lower table for devfn 0-127, upper for 128-255).
@@ -222,9 +251,10 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
                                                        arch::WalkResult* w) {
   const uint64_t owner = pc.owner;
   const uint32_t lookup = lookup_cycles_;
-  arch::WalkStart start{.table = PhysAddr(pc.fsptptr.value() & BitMask(63, 12)),
-                        .level = pc.levels, .cumulative = arch::Perms{}};
-  uint32_t start_cum = arch::kPermIndexAll;  // start.cumulative as bits
+  // The walk's start: table, level, and the rights above it (PermsIndex).
+  uint64_t start_table = pc.fsptptr.value() & BitMask(63, 12);
+  uint8_t start_level = pc.levels;
+  uint32_t start_cum = arch::kPermIndexAll;
   uint32_t psc_set[4] = {};  // per level 2..5: the set probed, for the fill
   // One level's probe, the level a constant (each cache at a fixed
   // offset, its tag shift known). PDE (level 2) first.
@@ -234,9 +264,9 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
     const PscData* p = psc_[kLevel - 2].LookupInSet(PageTag(r.addr, PscShift(kLevel)), owner,
                                                     &psc_set[kLevel - 2]);
     if (p == nullptr) return false;
+    start_table = p->next.value();
+    start_level = kLevel - 1;
     start_cum = p->cum;
-    start = arch::WalkStart{.table = p->next, .level = kLevel - 1,
-                            .cumulative = arch::PermsOfIndexFast(p->cum)};
     return true;
   };
   if (!probe(kLevelC<2>) && !probe(kLevelC<3>) && !probe(kLevelC<4>) && pc.levels == 5) {
@@ -247,13 +277,14 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
   const Agent agent = Agent::Iommu(config_.unit);
   bool ok;
-  if (start.level == 1) {
+  if (start_level == 1) {
     // A walk from a PT reads only the leaf: nothing to fill.
-    ok = pc.walker.WalkTranslated<arch::NullObserver>(mem_, start, va, acc, agent, pc.space,
-                                                      nullptr, t, w);
+    ok = pc.walker.WalkTranslatedFrom<arch::NullObserver>(mem_, start_table, 1, start_cum, va,
+                                                          acc, agent, pc.space, nullptr, t, w);
   } else {
-    PscFillObserver obs(start.level);
-    ok = pc.walker.WalkTranslated(mem_, start, va, acc, agent, pc.space, &obs, t, w);
+    PscFillObserver obs(start_level);
+    ok = pc.walker.WalkTranslatedFrom(mem_, start_table, start_level, start_cum, va, acc, agent,
+                                      pc.space, &obs, t, w);
     // Fill the paging-structure caches with the table entries the walk
     // used (every read but the last), each with the rights accumulated
     // down to it. On a faulting walk, only if configured.
@@ -264,7 +295,7 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
       // Levels (low, start], top down (the rights narrow on the way).
       const auto fill = [&](auto level_c) __attribute__((always_inline)) {
         constexpr unsigned kLevel = decltype(level_c)::value;
-        if (start.level < kLevel || obs.low >= kLevel) return;
+        if (start_level < kLevel || obs.low >= kLevel) return;
         const uint64_t entry = obs.entry[kLevel - 1];
         tables_and &= entry;
         tables_or |= entry;
@@ -291,27 +322,29 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
 // 6.2.3: caches the leaf of a translated walk with its cumulative rights
 // (a page not yet dirty cannot serve a write from the cache) and returns
 // the translation. `missed_4k`: the 4 KiB array was probed for this
-// (page, owner) and missed, with no fill since.
+// (page, owner) and missed, with no fill since; `set4k` is then the set
+// probed.
 [[gnu::always_inline]] inline VtdResult Vtd::FillLeaf(const VtdRequest& r, PasidData& pc,
                                                       const arch::FastTranslation& t,
-                                                      uint32_t cycles, bool missed_4k) {
+                                                      uint32_t cycles, bool missed_4k,
+                                                      uint32_t set4k) {
   const unsigned shift = t.page_shift();
   const int arr = t.level - 1;  // 4 KiB, 2 MiB, 1 GiB
   const bool writable = (t.perms & arch::kPermIndexWrite) != 0;
-  const bool dirty = Bit(t.leaf, arch::X86Entry::kD);
-  constexpr uint32_t kExec = arch::kPermIndexExecUser | arch::kPermIndexExecPriv;
+  // The line's deny mask by look-up on the rights and the leaf's D bit.
+  static_assert(arch::X86Entry::kD >= 4 && arch::kPermIndexAll == 15);
+  const uint32_t deny_index =
+      (t.perms & arch::kPermIndexAll) | ((t.leaf >> (arch::X86Entry::kD - 4)) & 16);
   const IotlbData leaf{
       .pa_page = t.page,
-      .deny = static_cast<uint8_t>(((writable && dirty) ? 0 : kNeedWrite) |
-                                   ((t.perms & arch::kPermIndexUser) != 0 ? 0 : kNeedUser) |
-                                   ((t.perms & kExec) == kExec ? 0 : kNeedExec)),
+      .deny = IotlbDeny(deny_index),
       .page_shift = static_cast<uint8_t>(shift),
       .writable = writable,
       .global = pc.walker.Global(t.leaf)};
   const uint64_t owner = pc.owner;
   const uint64_t leaf_tag = PageTag(r.addr, shift);
   if (arr == 0 && missed_4k) [[likely]] {
-    iotlb_[0].InsertAfterMiss(iotlb_[0].SetOf(leaf_tag, owner), leaf_tag, owner, leaf);
+    iotlb_[0].InsertAfterMiss(set4k, leaf_tag, owner, leaf);
   } else {
     if (arr != 0) pc.large = true;
     iotlb_[arr].Insert(leaf_tag, owner, leaf);
@@ -326,7 +359,8 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   return res;
 }
 
-VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k) {
+VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
+                             uint32_t set4k) {
   // The inline check passed `pc`'s deny mask: a first-stage PASID whose
   // SRE/ERE allow the request. The common miss (the 4 KiB array missed,
   // no large leaf of this PASID to probe for, the request's own privilege)
@@ -350,7 +384,7 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k)
   if (!WalkFirstStage(r, *pc, &cycles, &t, &w)) [[unlikely]] {
     return Fault(r, WalkFaultReason(w), pc->fpd, cycles, true);
   }
-  return FillLeaf(r, *pc, t, cycles, /*missed_4k=*/true);
+  return FillLeaf(r, *pc, t, cycles, /*missed_4k=*/true, set4k);
 }
 
 VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles, bool ats,
@@ -419,7 +453,8 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
     // not in the fault log (4.2.3); configuration faults above are logged.
     return Fault(req, WalkFaultReason(w), fpd, cycles, !ats);
   }
-  return FillLeaf(r, pc, t, cycles, missed_4k);
+  return FillLeaf(r, pc, t, cycles, missed_4k,
+                  missed_4k ? iotlb_[0].SetOf(PageTag(r.addr, kIotlbShift[0]), owner) : 0);
 }
 
 // 3.4 untranslated requests through the PCIe port: faults are

@@ -63,7 +63,8 @@ class SetAssocCache {
   struct Line {
     uint64_t tag;
     uint64_t owner;
-    uint64_t stamp;  // 64-bit: never wraps (32 bits did in ~30 s of hits)
+    uint64_t stamp;  // 64-bit: never wraps (32 bits did in ~30 s of hits);
+                     // 0 exactly when the line is free
     uint32_t prev;
     uint32_t next;
     Data data;
@@ -92,6 +93,7 @@ class SetAssocCache {
     lines_.assign(g.entries, Line{});
     for (Line& l : lines_) {
       l.tag = 0;
+      l.stamp = 0;
       l.prev = l.next = kNil;
     }
     seq_.assign(sets_, 0);
@@ -298,19 +300,27 @@ class SetAssocCache {
 
   // The way to fill in the set starting at `l`: the first free one, else
   // the first with the smallest stamp (LRU/FIFO), else (random) a draw.
+  // A free line's stamp is 0 (Init, Remove) and every stamp given is at
+  // least 1, so for LRU/FIFO "the first with the smallest stamp" is both
+  // rules at once and the scan reads stamps only.
   template <uint32_t kWays>  // 0: ways_
   [[gnu::always_inline]] uint32_t VictimIn(const Line* l) {
     const uint32_t n = kWays != 0 ? kWays : ways_;
+    if (repl_ == Replacement::kRandom) [[unlikely]] {
+      for (uint32_t w = 0; w < n; ++w) {
+        if (l[w].tag == 0) return w;
+      }
+      return static_cast<uint32_t>(rng_.Uniform(n));
+    }
     uint32_t oldest = 0;
-    uint64_t oldest_stamp = ~0ull;
-    for (uint32_t w = 0; w < n; ++w) {
-      if (l[w].tag == 0) return w;
+    uint64_t oldest_stamp = l[0].stamp;
+    for (uint32_t w = 1; w < n; ++w) {
       if (l[w].stamp < oldest_stamp) {
         oldest_stamp = l[w].stamp;
         oldest = w;
       }
     }
-    return repl_ == Replacement::kRandom ? static_cast<uint32_t>(rng_.Uniform(n)) : oldest;
+    return oldest;
   }
 
   // Writes (tag, owner, data) into line i of `set`, evicting what it held.
@@ -405,6 +415,7 @@ class SetAssocCache {
     if (&l == memo_line_) memo_tag_ = 0;
     Unlink(i);
     l.tag = 0;
+    l.stamp = 0;  // free: the first choice of VictimIn
     ++seq_[set];
     --valid_;
   }

@@ -202,6 +202,9 @@ class Vtd : public MmioDevice, public pci::IommuPort {
                                 (r.priv ? kNeedPriv : kNeedUser) |
                                 (r.exec ? kNeedExec : 0));
   }
+  // An IOTLB line's deny mask: index = the walk's rights (arch::PermsIndex
+  // bits) | the leaf's D bit << 4 (translate.cc).
+  static uint8_t IotlbDeny(uint32_t index);
   static uint64_t PasidTag(uint16_t sid, bool has_pasid, uint32_t pasid) {
     const uint64_t key = has_pasid ? (pasid & 0xfffff) : (1u << 20);
     return ((uint64_t{sid} << 21 | key) << 1) | 1;
@@ -258,13 +261,14 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   VtdResult TranslateSlow(const VtdRequest& r, bool ats);
   // The miss path behind the inline check when it found the PASID-cache
   // line `pc` (rights allow the request) and probed the 4 KiB IOTLB
-  // (`e4k`: nullptr, or a line whose rights do not allow the access). Does
+  // (`e4k`: nullptr, or a line whose rights do not allow the access) in
+  // set `set4k` (an IOTLB fill after the miss reuses it). Does
   // what TranslateSlow would, without fetching either again (and without
   // the context cache: the PASID-cache line carries what the translation
   // needs of the context entry; see PasidData::rid_priv).
   [[gnu::noinline]] VtdResult TranslateMiss(const VtdRequest& r,
                                             PasidData* pc,
-                                            IotlbData* e4k);
+                                            IotlbData* e4k, uint32_t set4k);
   // From the configuration on: IOTLB (the 4 KiB array already probed when
   // `probed_4k`), paging-structure caches, walk, fills. `cycles` holds the
   // configuration lookups so far.
@@ -275,7 +279,7 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   bool WalkFirstStage(const VtdRequest& r, PasidData& pc, uint32_t* cycles,
                       arch::FastTranslation* t, arch::WalkResult* w);
   VtdResult FillLeaf(const VtdRequest& r, PasidData& pc, const arch::FastTranslation& t,
-                     uint32_t cycles, bool missed_4k);
+                     uint32_t cycles, bool missed_4k, uint32_t set4k);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
   const ContextData* FetchContext(uint16_t sid, uint32_t* cycles,
@@ -375,7 +379,8 @@ inline VtdResult Vtd::Translate(const VtdRequest& r) {
     PasidData* pc = pasid_cache_.ProbeMemo(PasidTag(r.sid, r.has_pasid, r.pasid), 0);
     const uint8_t need = NeedOf(r);
     if (pc != nullptr && (pc->deny & need) == 0) [[likely]] {
-      IotlbData* e = iotlb_[0].Probe(PageTag(r.addr, 12), pc->owner);
+      uint32_t set;
+      IotlbData* e = iotlb_[0].ProbeInSet(PageTag(r.addr, 12), pc->owner, &set);
       if (e != nullptr && (e->deny & need) == 0) [[likely]] {
         VtdResult res;
         res.ok = true;
@@ -387,7 +392,7 @@ inline VtdResult Vtd::Translate(const VtdRequest& r) {
         translate_cycles_->Inc(fast_cycles_);
         return res;
       }
-      return TranslateMiss(r, pc, e);
+      return TranslateMiss(r, pc, e, set);
     }
   }
   return TranslateSlow(r, /*ats=*/false);
