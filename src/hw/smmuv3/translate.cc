@@ -311,7 +311,7 @@ struct SmmuV3::WalkRecorder {
   uint64_t walk_tag[3];     // WalkTag() of levels 2..4, as probed
   uint8_t start_level = 0;  // where the walk started
   uint8_t last_level = 0;   // level of the last entry read; 0: none
-  arch::Perms start_perms;   // the start's permissions
+  uint32_t start_perms;      // the start's permissions (PermsIndex bits)
   uint64_t table[5];
   uint64_t entry_pa[5];
   uint64_t entry[5];
@@ -345,7 +345,10 @@ struct SmmuV3::WalkRecorder {
   const SpaceId space = half == 0 ? c.space0 : c.space1;
   // Walk caches, deepest level first (one copy per level: constant shifts
   // and cache addresses).
-  arch::WalkStart start;
+  // The walk's start: table, level, and the rights above it (PermsIndex).
+  uint64_t start_table = 0;
+  uint8_t start_level = 0;
+  uint32_t start_perms = arch::kPermIndexAll;
   sim::Cycles lat = *latency;
   const auto probe = [&]<uint8_t kLevel>() {
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
@@ -354,9 +357,9 @@ struct SmmuV3::WalkRecorder {
     lat += cache_lookup_cycles_;
     if (const WalkEntry* e = wc.Find(wc.SetOf(tag ^ (tag >> 17)), tag)) {
       walk_stats_[kLevel - 2].hits->Inc();
-      start = arch::WalkStart{.table = PhysAddr(e->table),
-                              .level = kLevel - 1,
-                              .cumulative = e->perms};
+      start_table = e->table;
+      start_level = kLevel - 1;
+      start_perms = e->perms;
       return true;
     }
     walk_stats_[kLevel - 2].misses->Inc();
@@ -376,21 +379,23 @@ struct SmmuV3::WalkRecorder {
                             .level = 4};
       return false;
     }
-    start = arch::WalkStart{.table = base.AlignDown(kPageSize4K), .level = 4,
-                            .cumulative = arch::Perms{}};
+    start_table = base.AlignDown(kPageSize4K).value();
+    start_level = 4;
   }
-  rec->start_level = start.level;
-  if (start.level == 1) {
+  rec->start_level = start_level;
+  if (start_level == 1) {
     // A walk from a last-level table (an L2 walk-cache hit, the common
     // miss) reads one entry per attempt, at a known address, and fills no
     // walk cache: no observer needed.
     rec->last_level = 1;
-    rec->entry_pa[0] = start.table.value() + ((va >> 9) & 0xff8);
-    return c.walker.WalkTranslated<arch::NullObserver>(mem_, start, r.va, acc, agent_,
-                                                       space, nullptr, t, w);
+    rec->entry_pa[0] = start_table + ((va >> 9) & 0xff8);
+    return c.walker.WalkTranslatedFrom<arch::NullObserver>(mem_, start_table, 1, start_perms,
+                                                           r.va, acc, agent_, space, nullptr, t,
+                                                           w);
   }
-  rec->start_perms = start.cumulative;
-  return c.walker.WalkTranslated(mem_, start, r.va, acc, agent_, space, rec, t, w);
+  rec->start_perms = start_perms;
+  return c.walker.WalkTranslatedFrom(mem_, start_table, start_level, start_perms, r.va, acc,
+                                     agent_, space, rec, t, w);
 }
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
@@ -419,8 +424,7 @@ struct SmmuV3::WalkRecorder {
     if (kLevel > first || kLevel <= last) return;
     tables_and &= rec.entry[kLevel - 1];
     tables_or |= rec.entry[kLevel - 1];
-    const arch::Perms perms =
-        c.walker.Narrow(rec.start_perms, tables_and, tables_or);
+    const uint32_t perms = c.walker.NarrowIndex(rec.start_perms, tables_and, tables_or);
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
     const uint64_t tag = rec.walk_tag[kLevel - 2];
     const bool evicted =

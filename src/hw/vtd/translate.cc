@@ -80,7 +80,7 @@ constexpr std::integral_constant<unsigned, kLevel> kLevelC{};
 
 }  // namespace
 
-uint8_t Vtd::IotlbDeny(uint32_t index) {
+[[gnu::always_inline]] inline uint8_t Vtd::IotlbDeny(uint32_t index) {
   static constexpr IotlbDenyTable kTable =
       MakeIotlbDenyTable(kNeedWrite, kNeedUser, kNeedExec);
   return kTable.v[index & 31];

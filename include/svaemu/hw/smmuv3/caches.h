@@ -256,7 +256,8 @@ constexpr bool Canonical48(uint64_t va) {
 struct WalkEntry {
   uint64_t tag = 0;  // WalkTag(); 0 = invalid
   uint64_t table = 0;
-  arch::Perms perms;  // accumulated down to (and including) this entry
+  uint32_t perms = 0;  // accumulated down to (and including) this entry,
+                       // as arch::PermsIndex() bits
   uint16_t asid = 0;
 };
 constexpr unsigned WalkShift(uint8_t level) { return 12 + 9 * (level - 1); }

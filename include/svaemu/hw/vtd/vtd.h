@@ -204,7 +204,7 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   }
   // An IOTLB line's deny mask: index = the walk's rights (arch::PermsIndex
   // bits) | the leaf's D bit << 4 (translate.cc).
-  static uint8_t IotlbDeny(uint32_t index);
+  static inline uint8_t IotlbDeny(uint32_t index);
   static uint64_t PasidTag(uint16_t sid, bool has_pasid, uint32_t pasid) {
     const uint64_t key = has_pasid ? (pasid & 0xfffff) : (1u << 20);
     return ((uint64_t{sid} << 21 | key) << 1) | 1;
