@@ -178,6 +178,7 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   d.did = pe.did;
   d.pasid = pasid;
   d.owner = OwnerOf(pe.did, pasid);
+  d.owner_mix = CacheOwnerMix(d.owner);
   d.fsptptr = pe.fsptptr;
   // Checker contract: the space the root belongs to, recorded when the
   // configuration naming it is fetched, and used for every walk from it.
@@ -261,8 +262,9 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   const auto probe = [&](auto level_c) __attribute__((always_inline)) {
     constexpr unsigned kLevel = decltype(level_c)::value;
     *cycles += lookup;
-    const PscData* p = psc_[kLevel - 2].LookupInSet(PageTag(r.addr, PscShift(kLevel)), owner,
-                                                    &psc_set[kLevel - 2]);
+    const uint64_t tag = PageTag(r.addr, PscShift(kLevel));
+    psc_set[kLevel - 2] = psc_[kLevel - 2].SetOfMixed(tag, pc.owner_mix);
+    const PscData* p = psc_[kLevel - 2].LookupAt(psc_set[kLevel - 2], tag, owner);
     if (p == nullptr) return false;
     start_table = p->next.value();
     start_level = kLevel - 1;

@@ -56,6 +56,10 @@ struct CacheCounters {
   void Register(sim::Stats& stats, const std::string& prefix);
 };
 
+// The owner's half of a set index (SetAssocCache::SetOf): computed once per
+// owner by a caller that probes often for one owner (a PASID-cache line).
+constexpr uint64_t CacheOwnerMix(uint64_t owner) { return owner * 0x9E3779B97F4A7C15ull; }
+
 template <typename Data>
 class SetAssocCache {
  public:
@@ -178,14 +182,23 @@ class SetAssocCache {
   // Probe() that also returns the set, for a later InsertAfterMiss().
   [[gnu::always_inline]] Data* ProbeInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
     *set = SetOf(tag, owner);
-    Line* l = FindInSet(*set, tag, owner);
+    return ProbeAt(*set, tag, owner);
+  }
+  // Probe() of `set`, which must be SetOf(tag, owner).
+  [[gnu::always_inline]] Data* ProbeAt(uint32_t set, uint64_t tag, uint64_t owner) {
+    Line* l = FindInSet(set, tag, owner);
     if (l == nullptr) return nullptr;
     if (repl_ == Replacement::kLru) l->stamp = ++clock_;
     return &l->data;
   }
   // ProbeInSet() counting a hit or a miss.
   [[gnu::always_inline]] Data* LookupInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
-    Data* d = ProbeInSet(tag, owner, set);
+    *set = SetOf(tag, owner);
+    return LookupAt(*set, tag, owner);
+  }
+  // ProbeAt() counting a hit or a miss.
+  [[gnu::always_inline]] Data* LookupAt(uint32_t set, uint64_t tag, uint64_t owner) {
+    Data* d = ProbeAt(set, tag, owner);
     (d != nullptr ? counters_.hits : counters_.misses)->Inc();
     return d;
   }
@@ -270,8 +283,12 @@ class SetAssocCache {
   const CacheCounters& counters() const { return counters_; }
 
   uint32_t SetOf(uint64_t tag, uint64_t owner) const {
+    return SetOfMixed(tag, CacheOwnerMix(owner));
+  }
+  // SetOf() with the owner's half precomputed (CacheOwnerMix).
+  uint32_t SetOfMixed(uint64_t tag, uint64_t owner_mix) const {
     if (set_bits_ == 0) return 0;
-    const uint64_t h = (tag ^ (owner * 0x9E3779B97F4A7C15ull)) * 0xD6E8FEB86659FD93ull;
+    const uint64_t h = (tag ^ owner_mix) * 0xD6E8FEB86659FD93ull;
     return static_cast<uint32_t>(h >> (64 - set_bits_));
   }
 

@@ -235,6 +235,7 @@ class Vtd : public MmioDevice, public pci::IommuPort {
     uint16_t did;
     uint32_t pasid;         // effective PASID (RID_PASID without a PASID)
     uint64_t owner;
+    uint64_t owner_mix;     // CacheOwnerMix(owner): the IOTLB/PSC set hashes
     PhysAddr fsptptr;
     SpaceId space;          // checker: space of FSPTPTR when fetched
     // Set once a 2 MiB or 1 GiB leaf of this PASID went into the IOTLB
@@ -379,8 +380,9 @@ inline VtdResult Vtd::Translate(const VtdRequest& r) {
     PasidData* pc = pasid_cache_.ProbeMemo(PasidTag(r.sid, r.has_pasid, r.pasid), 0);
     const uint8_t need = NeedOf(r);
     if (pc != nullptr && (pc->deny & need) == 0) [[likely]] {
-      uint32_t set;
-      IotlbData* e = iotlb_[0].ProbeInSet(PageTag(r.addr, 12), pc->owner, &set);
+      const uint64_t tag = PageTag(r.addr, 12);
+      const uint32_t set = iotlb_[0].SetOfMixed(tag, pc->owner_mix);
+      IotlbData* e = iotlb_[0].ProbeAt(set, tag, pc->owner);
       if (e != nullptr && (e->deny & need) == 0) [[likely]] {
         VtdResult res;
         res.ok = true;
