@@ -177,3 +177,78 @@ TEST(SmmuBlockLeaf, HardwareAccessFlagUpdateTranslatesAndFillsTheTlb) {
 
 }  // namespace
 }  // namespace svaemu::hw::smmuv3
+
+namespace svaemu::hw::smmuv3 {
+namespace {
+
+// The slot a fill takes, against a reference model of the rule (the way
+// holding the tag, else the first invalid way, else the set's round-robin
+// victim), through fills, refills and invalidations that leave holes: the
+// set's count of valid ways must stay in step, or a fill would evict a
+// valid entry while a way is free (or search a full set).
+TEST(SmmuSetAssocCache, FillTakesTheMatchingWayThenTheFirstFreeWayThenTheRoundRobinVictim) {
+  struct Entry {
+    uint64_t tag = 0;
+    int value = 0;
+  };
+  for (uint32_t ways : {1u, 2u, 4u, 5u}) {
+    SCOPED_TRACE(::testing::Message() << ways << " ways");
+    SetAssocCache<Entry> c;
+    c.Init({.sets = 2, .ways = ways});
+    std::vector<std::vector<uint64_t>> ref(2, std::vector<uint64_t>(ways, 0));
+    std::vector<uint32_t> victim(2, 0);
+    uint64_t evictions = 0;
+    uint64_t x = 1;
+    for (uint64_t i = 0; i < 40 * ways; ++i) {
+      const uint32_t set = static_cast<uint32_t>(i & 1);
+      // Tags from a small pool recur (refills of a present tag) and every
+      // 7th step drops the tags divisible by 3 from both sets (holes in
+      // full sets).
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      const uint64_t tag = kTagValid | ((x >> 33) % (3 * ways + 2));
+      if (i % 7 == 6) {
+        const uint64_t n = c.InvalidateIf([](const Entry& e) { return (e.tag & 0xffff) % 3 == 0; });
+        uint64_t m = 0;
+        for (auto& s : ref) {
+          for (uint64_t& t : s) {
+            if (t != 0 && (t & 0xffff) % 3 == 0) {
+              t = 0;
+              ++m;
+            }
+          }
+        }
+        ASSERT_EQ(n, m);
+      }
+      std::vector<uint64_t>& s = ref[set];
+      uint32_t want = ways;
+      bool want_evict = false;
+      for (uint32_t w = 0; w < ways && want == ways; ++w) {
+        if (s[w] == tag) want = w;
+      }
+      for (uint32_t w = 0; w < ways && want == ways; ++w) {
+        if (s[w] == 0) want = w;
+      }
+      if (want == ways) {
+        want = victim[set];
+        victim[set] = (victim[set] + 1) % ways;
+        want_evict = true;
+      }
+      s[want] = tag;
+      const bool evicted = c.Fill(set, tag, [&](Entry& e) { e.value = static_cast<int>(i); });
+      evictions += evicted;
+      ASSERT_EQ(evicted, want_evict) << "step " << i;
+      const Entry* got = c.Find(set, tag);
+      ASSERT_NE(got, nullptr);
+      ASSERT_EQ(got - c.SetBegin(set), static_cast<ptrdiff_t>(want)) << "step " << i;
+      uint64_t valid = 0;
+      for (const auto& rs : ref) {
+        for (uint64_t t : rs) valid += t != 0;
+      }
+      ASSERT_EQ(c.CountValid(), valid);
+    }
+    EXPECT_GT(evictions, 0u);
+  }
+}
+
+}  // namespace
+}  // namespace svaemu::hw::smmuv3

@@ -56,7 +56,7 @@ template <typename Entry>
 class SetAssocCache {
  public:
   void Init(CacheGeometry g) {
-    SVAEMU_CHECK(g.sets > 0 && (g.sets & (g.sets - 1)) == 0 && g.ways > 0);
+    SVAEMU_CHECK(g.sets > 0 && (g.sets & (g.sets - 1)) == 0 && g.ways > 0 && g.ways <= 0xffff);
     ways_ = g.ways;
     set_mask_ = g.sets - 1;
     entries_.assign(size_t{g.sets} * g.ways, Entry{});
@@ -90,35 +90,35 @@ class SetAssocCache {
   }
 
   // A slot for a new entry with `tag`: the way already holding it, else the
-  // first invalid way, else the round-robin victim (*evicted = true). One
-  // pass over the set, without branches on the tags.
+  // first invalid way, else the round-robin victim (*evicted = true). The
+  // set's count of valid ways (SetMeta::valid) saves the search for an
+  // invalid way when the set is full, the common case of a fill.
   Entry* Slot(uint32_t set, uint64_t tag, bool* evicted) {
     Entry* e = SetBegin(set);
-    constexpr uint32_t kNone = ~0u;
-    uint32_t match = kNone;
-    uint32_t free_way = kNone;
-    const auto way = [&](uint32_t w) {
-      const uint64_t t = e[w].tag;
-      match = t == tag ? w : match;
-      free_way = t == 0 ? w : free_way;
-    };
+    *evicted = false;
     if (ways_ == 4) [[likely]] {
-      way(3), way(2), way(1), way(0);
+      if (e[0].tag == tag) return &e[0];
+      if (e[1].tag == tag) return &e[1];
+      if (e[2].tag == tag) return &e[2];
+      if (e[3].tag == tag) return &e[3];
     } else {
-      for (uint32_t w = ways_; w-- > 0;) way(w);  // downwards: the first wins
+      for (uint32_t w = 0; w < ways_; ++w) {
+        if (e[w].tag == tag) return &e[w];
+      }
     }
-    if (match != kNone) {
-      *evicted = false;
-      return &e[match];
-    }
-    if (free_way != kNone) {
-      *evicted = false;
-      return &e[free_way];
+    SetMeta& m = meta_[set];
+    if (m.valid < ways_) [[unlikely]] {
+      for (uint32_t w = 0; w < ways_; ++w) {
+        if (e[w].tag == 0) {
+          ++m.valid;
+          return &e[w];
+        }
+      }
+      SVAEMU_CHECK(false && "SetMeta::valid out of step with the set");
     }
     *evicted = true;
-    SetMeta& m = meta_[set];
     const uint32_t w = m.victim;
-    m.victim = w + 1 == ways_ ? 0 : w + 1;
+    m.victim = static_cast<uint16_t>(w + 1 == ways_ ? 0 : w + 1);
     return &e[w];
   }
   // Slot(), then, between BeginWrite/EndWrite, write(entry) for the
@@ -153,6 +153,7 @@ class SetAssocCache {
             touched = true;
           }
           e[w].tag = 0;
+          --meta_[s].valid;
           ++n;
         }
       }
@@ -170,11 +171,12 @@ class SetAssocCache {
  private:
   uint32_t ways_ = 0;
   uint32_t set_mask_ = 0;
-  // Per set: the sequence word and the round-robin victim, side by side
-  // (a fill touches both).
+  // Per set: the sequence word, the round-robin victim and the number of
+  // valid ways, side by side (a fill touches them together).
   struct SetMeta {
     uint32_t seq = 0;
-    uint32_t victim = 0;
+    uint16_t victim = 0;
+    uint16_t valid = 0;
   };
   std::vector<Entry> entries_;
   std::vector<SetMeta> meta_;
