@@ -132,7 +132,10 @@ absl::Status Platform::AddSmmuUnit(uint16_t unit) {
   auto u = std::make_unique<SmmuUnit>();
   hw::smmuv3::SmmuV3Config mc;
   mc.unit = unit;
-  u->model = std::make_unique<hw::smmuv3::SmmuV3>(sim_, mem_, mc);
+  absl::StatusOr<std::unique_ptr<hw::smmuv3::SmmuV3>> model =
+      hw::smmuv3::SmmuV3::Create(sim_, mem_, mc);
+  if (!model.ok()) return model.status();
+  u->model = *std::move(model);
   smmu_drv::SmmuV3IrqLines irqs;
   irqs.evtq = &u->model->evtq_irq();
   irqs.priq = &u->model->priq_irq();

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "svaemu/base/check.h"
 #include "svaemu/base/logging.h"
 #include "svaemu/mem/phys_mem.h"
 #include "svaemu/sim/simulation.h"
@@ -21,6 +22,65 @@ void CacheCounters::Register(sim::Stats& stats, const std::string& prefix) {
                                  "entries");
 }
 
+absl::Status SmmuV3::ValidateConfig(const SmmuV3Config& c) {
+  const auto geometry = [](const CacheGeometry& g, const char* name) -> absl::Status {
+    if (g.sets == 0 || (g.sets & (g.sets - 1)) != 0 || g.sets > (1u << 20)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "smmuv3: ", name, ".sets must be a power of two in [1, 2^20], got ", g.sets));
+    }
+    if (g.ways == 0 || g.ways > 0xffff) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("smmuv3: ", name, ".ways must be in [1, 65535], got ", g.ways));
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& [g, name] : {std::pair{&c.cfg_cache, "cfg_cache"}, std::pair{&c.tlb, "tlb"},
+                                std::pair{&c.walk_cache, "walk_cache"}}) {
+    if (absl::Status s = geometry(*g, name); !s.ok()) return s;
+  }
+  // 6.3.2 IDR1: SIDSIZE at most 32, SSIDSIZE at most 20; CMDQS, EVTQS and
+  // PRIQS at most 19.
+  if (c.sid_bits > 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smmuv3: sid_bits must be at most 32, got ", c.sid_bits));
+  }
+  if (c.ssid_bits > 20) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smmuv3: ssid_bits must be at most 20, got ", c.ssid_bits));
+  }
+  for (const auto& [v, name] : {std::pair{c.cmdq_log2_max, "cmdq_log2_max"},
+                                std::pair{c.evtq_log2_max, "evtq_log2_max"},
+                                std::pair{c.priq_log2_max, "priq_log2_max"}}) {
+    if (v > 19) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("smmuv3: ", name, " must be at most 19, got ", v));
+    }
+  }
+  // 6.3.6 IDR5.OAS; the 4 KiB-granule stage-1 walk outputs at most 48 bits.
+  switch (c.oas_bits) {
+    case 32: case 36: case 40: case 42: case 44: case 48: break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "smmuv3: oas_bits must be 32, 36, 40, 42, 44 or 48, got ", c.oas_bits));
+  }
+  // 6.3.1 IDR0.HTTU 0b11 and STALL_MODEL 0b11 are reserved.
+  if (c.httu > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smmuv3: httu must be 0, 1 or 2, got ", c.httu));
+  }
+  if (static_cast<uint8_t>(c.stall_model) > 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "smmuv3: stall_model must be 0b00-0b10, got ", static_cast<int>(c.stall_model)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SmmuV3>> SmmuV3::Create(sim::Simulation& sim, mem::PhysMem& mem,
+                                                       SmmuV3Config config) {
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  return std::make_unique<SmmuV3>(sim, mem, config);
+}
+
 SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
     : sim_(sim),
       mem_(mem),
@@ -35,6 +95,7 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
       cmd_sync_irq_(sim, name_ + ".cmd_sync"),
       gerror_irq_(sim, name_ + ".gerror"),
       combined_irq_(sim, name_ + ".combined") {
+  SVAEMU_CHECK(ValidateConfig(config_).ok());  // Create() is the checked path
   // 6.3.1 IDR0: what this instance implements.
   uint64_t idr0 = 0;
   idr0 = idr0::kS1p.Set(idr0, 1);

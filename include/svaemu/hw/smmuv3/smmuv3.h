@@ -43,7 +43,7 @@
 // it returns its modelled latency and adds it to "<unit>.translate.cycles".
 //
 // Example:
-//   hw::smmuv3::SmmuV3 smmu(sim, mem, {.unit = 0});
+//   auto smmu = *hw::smmuv3::SmmuV3::Create(sim, mem, {.unit = 0});
 //   driver.Probe(smmu);          // MMIO only
 //   endpoint.Connect(&smmu);
 #ifndef SVAEMU_HW_SMMUV3_SMMUV3_H_
@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "svaemu/arch/walk.h"
 #include "svaemu/check/violation.h"
 #include "svaemu/hw/mmio.h"
@@ -147,6 +148,20 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // terminated instead of stalled.
   static constexpr uint16_t kStallMax = 512;
 
+  // Builds the model after ValidateConfig(); the way to build one from a
+  // configuration that did not come from this code base.
+  static absl::StatusOr<std::unique_ptr<SmmuV3>> Create(sim::Simulation& sim,
+                                                        mem::PhysMem& mem,
+                                                        SmmuV3Config config = {});
+  // InvalidArgument, naming the field, for a configuration the model cannot
+  // implement: a cache geometry without power-of-two sets or with 0 or more
+  // than 65,535 ways; SIDSIZE > 32 or SSIDSIZE > 20 (6.3.2); an output
+  // address size IDR5.OAS cannot encode or above 48 bits (52-bit OA needs
+  // the 64 KiB granule or LPA2, not modelled); queue sizes above 19 (6.3.2);
+  // HTTU 0b11 (reserved, 6.3.1); a StallModel other than 0b00-0b10.
+  static absl::Status ValidateConfig(const SmmuV3Config& config);
+  // `config` must be valid (ValidateConfig); an invalid one is a
+  // programming error (checked).
   SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config = {});
   // Reports every still-held stalled transaction as kFaultNeverAnswered.
   ~SmmuV3() override;
