@@ -83,17 +83,31 @@ Vtd::~Vtd() {
 absl::StatusOr<std::unique_ptr<Vtd>> Vtd::Create(sim::Simulation& sim,
                                                  mem::PhysMem& mem,
                                                  VtdConfig config) {
-  if (config.nfr == 0 || config.pasid_bits == 0 || config.pasid_bits > 20 ||
-      config.haw < 32 || config.haw > 52 || config.nd > 6 || config.mamv > 63) {
-    return absl::InvalidArgumentError("vtd: configuration out of range");
+  // Each refusal names the field and the range of its register encoding.
+  const auto out_of_range = [](absl::string_view field, unsigned got, absl::string_view want) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vtd: ", field, " must be ", want, ", got ", got));
+  };
+  if (config.nfr == 0) return out_of_range("nfr", config.nfr, "at least 1 (CAP.NFR)");
+  if (config.pasid_bits == 0 || config.pasid_bits > 20) {
+    return out_of_range("pasid_bits", config.pasid_bits, "in [1, 20] (ECAP.PSS)");
   }
-  for (const CacheGeometry* g :
-       {&config.context_cache, &config.pasid_cache, &config.iotlb_4k,
-        &config.iotlb_2m, &config.iotlb_1g, &config.pde_cache,
-        &config.pdpe_cache, &config.pml4e_cache, &config.pml5e_cache}) {
+  if (config.haw < 32 || config.haw > 52) {
+    return out_of_range("haw", config.haw, "in [32, 52] (CAP.MGAW)");
+  }
+  if (config.nd > 6) return out_of_range("nd", config.nd, "at most 6 (CAP.ND)");
+  if (config.mamv > 63) return out_of_range("mamv", config.mamv, "at most 63 (CAP.MAMV)");
+  for (const auto& [g, name] :
+       {std::pair{&config.context_cache, "context_cache"},
+        std::pair{&config.pasid_cache, "pasid_cache"}, std::pair{&config.iotlb_4k, "iotlb_4k"},
+        std::pair{&config.iotlb_2m, "iotlb_2m"}, std::pair{&config.iotlb_1g, "iotlb_1g"},
+        std::pair{&config.pde_cache, "pde_cache"}, std::pair{&config.pdpe_cache, "pdpe_cache"},
+        std::pair{&config.pml4e_cache, "pml4e_cache"},
+        std::pair{&config.pml5e_cache, "pml5e_cache"}}) {
     if (!SetAssocCache<int>::ValidGeometry(*g)) {
-      return absl::InvalidArgumentError(
-          "vtd: cache geometry needs entries = ways * 2^k, ways > 0");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "vtd: ", name, " geometry needs entries = ways * 2^k with ways > 0, got ",
+          g->entries, " entries, ", g->ways, " ways"));
     }
   }
   std::unique_ptr<Vtd> v(new Vtd(sim, mem, config));
