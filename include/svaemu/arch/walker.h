@@ -54,29 +54,17 @@ class PreparedWalker {
         obs);
   }
 
-  // Walk() for a miss path that keeps the translation in registers: true
-  // with every walk that translated in *fast (the common one, with nothing
-  // to update, never builds a WalkResult: walk.h, RunWalkFast), false with
-  // the fault in *fault.
+  // Walk() for a miss path that keeps the translation in registers, from a
+  // start given as scalars: the table, its level and the rights above it
+  // as a PermsIndex() set (what a walk cache keeps). True with every walk
+  // that translated in *fast (the common one, with nothing to update,
+  // never builds a WalkResult: walk.h, RunWalkFastFrom), false with the
+  // fault in *fault.
   template <WalkObserver Observer = NullObserver>
-  [[gnu::always_inline]] bool WalkTranslated(mem::PhysMem& mem, const WalkStart& start,
-                                             VirtAddr va, AccessType acc, Agent agent,
-                                             SpaceId space, Observer* obs,
-                                             FastTranslation* fast,
-                                             WalkResult* fault) const {
-    return WalkTranslatedFrom(mem, start.table.value(), start.level,
-                              internal::PermBitsFast(start.cumulative), va, acc, agent, space,
-                              obs, fast, fault);
-  }
-  // WalkTranslated() from a start given as scalars: the table, its level
-  // and the rights above it as a PermsIndex() set (what a walk cache keeps).
-  template <WalkObserver Observer = NullObserver>
-  [[gnu::always_inline]] bool WalkTranslatedFrom(mem::PhysMem& mem, uint64_t table,
-                                                 uint8_t level, uint32_t cumulative,
-                                                 VirtAddr va, AccessType acc, Agent agent,
-                                                 SpaceId space, Observer* obs,
-                                                 FastTranslation* fast,
-                                                 WalkResult* fault) const {
+  [[gnu::always_inline]] bool WalkTranslated(mem::PhysMem& mem, uint64_t table, uint8_t level,
+                                             uint32_t cumulative, VirtAddr va, AccessType acc,
+                                             Agent agent, SpaceId space, Observer* obs,
+                                             FastTranslation* fast, WalkResult* fault) const {
     if (internal::RunWalkFastFrom(
             mem, [this]() -> const Fmt& { return fmt_; }, table, level, cumulative, va, acc,
             agent, space, obs, fast, fault)) [[likely]] {
@@ -115,10 +103,6 @@ class PreparedWalker {
   return internal::PermBitsFast(p);
 }
 constexpr Perms PermsOfIndex(uint32_t i) { return internal::PermsOf(i); }
-// PermsOfIndex() by table look-up, for hot paths.
-[[gnu::always_inline]] inline Perms PermsOfIndexFast(uint32_t i) {
-  return internal::PermsOfFast(i);
-}
 // The bits of a PermsIndex() set (FastTranslation::perms).
 inline constexpr uint32_t kPermIndexWrite = internal::kPermWrite;
 inline constexpr uint32_t kPermIndexUser = internal::kPermUser;

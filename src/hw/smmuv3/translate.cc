@@ -389,13 +389,12 @@ struct SmmuV3::WalkRecorder {
     // walk cache: no observer needed.
     rec->last_level = 1;
     rec->entry_pa[0] = start_table + ((va >> 9) & 0xff8);
-    return c.walker.WalkTranslatedFrom<arch::NullObserver>(mem_, start_table, 1, start_perms,
-                                                           r.va, acc, agent_, space, nullptr, t,
-                                                           w);
+    return c.walker.WalkTranslated<arch::NullObserver>(mem_, start_table, 1, start_perms, r.va,
+                                                       acc, agent_, space, nullptr, t, w);
   }
   rec->start_perms = start_perms;
-  return c.walker.WalkTranslatedFrom(mem_, start_table, start_level, start_perms, r.va, acc,
-                                     agent_, space, rec, t, w);
+  return c.walker.WalkTranslated(mem_, start_table, start_level, start_perms, r.va, acc, agent_,
+                                 space, rec, t, w);
 }
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(

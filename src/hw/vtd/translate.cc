@@ -281,12 +281,12 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   bool ok;
   if (start_level == 1) {
     // A walk from a PT reads only the leaf: nothing to fill.
-    ok = pc.walker.WalkTranslatedFrom<arch::NullObserver>(mem_, start_table, 1, start_cum, va,
-                                                          acc, agent, pc.space, nullptr, t, w);
+    ok = pc.walker.WalkTranslated<arch::NullObserver>(mem_, start_table, 1, start_cum, va, acc,
+                                                      agent, pc.space, nullptr, t, w);
   } else {
     PscFillObserver obs(start_level);
-    ok = pc.walker.WalkTranslatedFrom(mem_, start_table, start_level, start_cum, va, acc, agent,
-                                      pc.space, &obs, t, w);
+    ok = pc.walker.WalkTranslated(mem_, start_table, start_level, start_cum, va, acc, agent,
+                                  pc.space, &obs, t, w);
     // Fill the paging-structure caches with the table entries the walk
     // used (every read but the last), each with the rights accumulated
     // down to it. On a faulting walk, only if configured.

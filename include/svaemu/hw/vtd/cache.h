@@ -191,11 +191,6 @@ class SetAssocCache {
     if (repl_ == Replacement::kLru) l->stamp = ++clock_;
     return &l->data;
   }
-  // ProbeInSet() counting a hit or a miss.
-  [[gnu::always_inline]] Data* LookupInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
-    *set = SetOf(tag, owner);
-    return LookupAt(*set, tag, owner);
-  }
   // ProbeAt() counting a hit or a miss.
   [[gnu::always_inline]] Data* LookupAt(uint32_t set, uint64_t tag, uint64_t owner) {
     Data* d = ProbeAt(set, tag, owner);
