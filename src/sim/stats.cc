@@ -1,6 +1,10 @@
 #include "svaemu/sim/stats.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
+#include "svaemu/base/check.h"
 
 namespace svaemu::sim {
 
@@ -10,6 +14,29 @@ Counter* Stats::Register(const std::string& name, std::string description,
   auto [it, inserted] = counters_.try_emplace(name, std::move(description),
                                               std::move(unit));
   return &it->second;
+}
+
+void Stats::Bind(const std::string& name, std::string description, std::string unit,
+                 Tally* t) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = counters_.try_emplace(name, std::move(description),
+                                              std::move(unit));
+  SVAEMU_CHECK(bound_.try_emplace(t, &it->second).second);
+  it->second.bound_.push_back(t);
+}
+
+void Stats::UnbindRange(const void* begin, const void* end) {
+  absl::MutexLock lock(&mu_);
+  // Tallies are ordered by address (std::less: a total order on pointers).
+  const std::less<const void*> before;
+  auto it = bound_.lower_bound(static_cast<const Tally*>(begin));
+  while (it != bound_.end() && before(it->first, end)) {
+    Tally* t = const_cast<Tally*>(it->first);
+    Counter* c = it->second;
+    c->Ref().fetch_add(t->value(), std::memory_order_relaxed);
+    std::erase(c->bound_, t);
+    it = bound_.erase(it);
+  }
 }
 
 const Counter* Stats::Find(const std::string& name) const {

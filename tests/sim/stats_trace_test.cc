@@ -44,6 +44,54 @@ TEST(Stats, CounterIncAddsConstantsAndRuntimeAmountsBeyond32Bits) {
   EXPECT_EQ(c->value(), 0u);
 }
 
+TEST(Stats, BoundTalliesAddToTheirCounterAndFoldIntoItWhenUnbound) {
+  Stats st;
+  struct Unit {
+    Tally walks;
+    Tally hits[2];
+  };
+  auto a = std::make_unique<Unit>();
+  auto b = std::make_unique<Unit>();
+  st.Bind("u.walks", "walks", "walks", &a->walks);
+  st.Bind("u.walks", "ignored", "ignored", &b->walks);  // two units, one name
+  st.Bind("u.hits", "hits", "lookups", &a->hits[0]);
+  st.Bind("u.hits", "hits", "lookups", &a->hits[1]);
+  st.Register("u.walks", "d", "u")->Inc(100);  // the counter's own count
+  a->walks.Inc(2);
+  b->walks.Inc(3);
+  a->hits[0].Inc();
+  a->hits[1].Inc(4);
+  EXPECT_EQ(st.Value("u.walks"), 105u);
+  EXPECT_EQ(st.Value("u.hits"), 5u);
+  EXPECT_EQ(st.Dump(), "u.hits 5 lookups # hits\nu.walks 105 walks # walks\n");
+  // Unbinding `a` keeps its counts; `b` stays bound and keeps counting.
+  st.UnbindRange(a.get(), a.get() + 1);
+  a.reset();
+  b->walks.Inc();
+  EXPECT_EQ(st.Value("u.walks"), 106u);
+  EXPECT_EQ(st.Value("u.hits"), 5u);
+  // Reset reaches the bound tallies too.
+  st.ResetAll();
+  EXPECT_EQ(b->walks.value(), 0u);
+  EXPECT_EQ(st.Value("u.walks"), 0u);
+  b->walks.Inc(7);
+  EXPECT_EQ(st.Value("u.walks"), 7u);
+  // A range that holds no bound tally changes nothing.
+  Tally loose;
+  st.UnbindRange(&loose, &loose + 1);
+  EXPECT_EQ(st.Value("u.walks"), 7u);
+  st.UnbindRange(b.get(), b.get() + 1);
+  b.reset();
+  EXPECT_EQ(st.Value("u.walks"), 7u);
+}
+
+TEST(StatsDeathTest, BindingOneTallyTwiceIsAnEmulatorBug) {
+  Stats st;
+  Tally t;
+  st.Bind("x", "d", "u", &t);
+  EXPECT_DEATH(st.Bind("y", "d", "u", &t), "");
+}
+
 // The contract: IncExact never loses a count; Inc may lose counts under
 // concurrent increments but never tears (every value a reader sees is one
 // some increment produced, so the count never goes past the total).

@@ -134,7 +134,7 @@ uint64_t SmmuV3::InvalidateVa(const DecodedCommand& d, bool any_asid) {
     const uint64_t base = va_of(e.tag, 12) & ~(cov - 1);
     return base <= last && first <= base + cov - 1;
   });
-  tlb_stats_.invalidations->Inc(n);
+  tlb_stats_.invalidations.Inc(n);
   if (!d.leaf) {
     // 4.4.1: without Leaf, walk-cache entries of the range go too.
     for (uint8_t level = 2; level <= 4; ++level) {
@@ -144,7 +144,7 @@ uint64_t SmmuV3::InvalidateVa(const DecodedCommand& d, bool any_asid) {
         const uint64_t base = va_of(e.tag, shift);
         return base <= last && first <= base + (1ull << shift) - 1;
       });
-      walk_stats_[level - 2].invalidations->Inc(m);
+      walk_stats_[level - 2].invalidations.Inc(m);
       n += m;
     }
   }
@@ -159,7 +159,7 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
     uint64_t m = 0;
     for (int i = 0; i < 3; ++i) {
       const uint64_t k = walk_[i].InvalidateIf(pred);
-      walk_stats_[i].invalidations->Inc(k);
+      walk_stats_[i].invalidations.Inc(k);
       m += k;
     }
     return m;
@@ -171,7 +171,7 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
     case Opcode::kCfgiSte:
       // 4.3.1 (Leaf only limits L1STD invalidation; L1STDs are not cached).
       n = cfg_.InvalidateIf([&](const CfgEntry& e) { return e.sid == sid; });
-      cfg_stats_.invalidations->Inc(n);
+      cfg_stats_.invalidations.Inc(n);
       break;
     case Opcode::kCfgiSteRange: {
       // 4.3.2: 2^(Range+1) StreamIDs from SID aligned down; Range 31: all.
@@ -180,7 +180,7 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
       n = cfg_.InvalidateIf([&](const CfgEntry& e) {
         return e.sid >= lo && e.sid - lo < count;
       });
-      cfg_stats_.invalidations->Inc(n);
+      cfg_stats_.invalidations.Inc(n);
       break;
     }
     case Opcode::kCfgiCd:
@@ -188,18 +188,18 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
       n = cfg_.InvalidateIf([&](const CfgEntry& e) {
         return e.sid == sid && e.with_cd && e.cd_index == d.ssid;
       });
-      cfg_stats_.invalidations->Inc(n);
+      cfg_stats_.invalidations.Inc(n);
       break;
     case Opcode::kCfgiCdAll:
       n = cfg_.InvalidateIf(
           [&](const CfgEntry& e) { return e.sid == sid && e.with_cd; });
-      cfg_stats_.invalidations->Inc(n);
+      cfg_stats_.invalidations.Inc(n);
       break;
     case Opcode::kTlbiNhAll:
     case Opcode::kTlbiNsnhAll:
       // 4.4.1, 4.4.9: every stage-1 entry (there is no stage 2).
       n = tlb_.InvalidateIf([](const TlbEntry&) { return true; });
-      tlb_stats_.invalidations->Inc(n);
+      tlb_stats_.invalidations.Inc(n);
       n += all_walks([](const WalkEntry&) { return true; });
       break;
     case Opcode::kTlbiNhAsid: {
@@ -207,7 +207,7 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
       const uint16_t asid = d.asid.value();
       n = tlb_.InvalidateIf(
           [&](const TlbEntry& e) { return e.asid == asid && !e.global; });
-      tlb_stats_.invalidations->Inc(n);
+      tlb_stats_.invalidations.Inc(n);
       n += all_walks([&](const WalkEntry& e) { return e.asid == asid; });
       break;
     }

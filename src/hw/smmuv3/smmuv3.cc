@@ -13,13 +13,14 @@
 namespace svaemu::hw::smmuv3 {
 
 void CacheCounters::Register(sim::Stats& stats, const std::string& prefix) {
-  hits = stats.Register(prefix + ".hits", "lookups that hit", "lookups");
-  misses = stats.Register(prefix + ".misses", "lookups that missed", "lookups");
-  insertions = stats.Register(prefix + ".insertions", "entries inserted", "entries");
-  evictions = stats.Register(prefix + ".evictions", "entries evicted", "entries");
-  invalidations = stats.Register(prefix + ".invalidations",
-                                 "entries removed by invalidation commands",
-                                 "entries");
+  Unbind();
+  stats_ = &stats;
+  stats.Bind(prefix + ".hits", "lookups that hit", "lookups", &hits);
+  stats.Bind(prefix + ".misses", "lookups that missed", "lookups", &misses);
+  stats.Bind(prefix + ".insertions", "entries inserted", "entries", &insertions);
+  stats.Bind(prefix + ".evictions", "entries evicted", "entries", &evictions);
+  stats.Bind(prefix + ".invalidations", "entries removed by invalidation commands", "entries",
+             &invalidations);
 }
 
 absl::Status SmmuV3::ValidateConfig(const SmmuV3Config& c) {
@@ -141,9 +142,9 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
   for (int i = 0; i < 3; ++i) {
     walk_stats_[i].Register(st, absl::StrCat(name_, ".walk_cache_l", 2 - i));
   }
-  translate_cycles_ = st.Register(name_ + ".translate.cycles",
-                                  "modelled latency of translations", "cycles");
-  walk_reads_ = st.Register(name_ + ".walk.reads", "page-table entries read", "reads");
+  st.Bind(name_ + ".translate.cycles", "modelled latency of translations", "cycles",
+          &translate_cycles_);
+  st.Bind(name_ + ".walk.reads", "page-table entries read", "reads", &walk_reads_);
   events_recorded_ = st.Register(name_ + ".evtq.recorded", "event records written", "events");
   events_lost_ = st.Register(name_ + ".evtq.lost",
                              "event records discarded (queue full or disabled)", "events");
@@ -157,6 +158,7 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
 }
 
 SmmuV3::~SmmuV3() {
+  sim_.stats().UnbindRange(this, this + 1);  // the translate path's tallies
   for (const auto& [key, stall] : stalls_) {
     Report(check::ViolationKind::kFaultNeverAnswered,
            absl::StrCat(name_, ": stalled transaction SID ", key >> 16, " STAG ",

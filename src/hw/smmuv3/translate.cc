@@ -83,19 +83,19 @@ TransResult SmmuV3::TranslateSlow(const TransReq& r, pci::DmaCompletion* done) {
   }
   const CfgEntry* c = LookupConfig(r, &res);
   if (c == nullptr) {
-    translate_cycles_->Inc(res.latency);
+    translate_cycles_.Inc(res.latency);
     return res;
   }
   if (c->kind == CfgEntry::kAbort) {
     // 7.3.7: STE.Config == 0b000 terminates without an event.
-    translate_cycles_->Inc(res.latency);
+    translate_cycles_.Inc(res.latency);
     return res;
   }
   if (c->kind == CfgEntry::kBypass) {
     res.status = TransStatus::kTranslated;
     res.pa = PhysAddr(r.va.value());
     res.writable = true;
-    translate_cycles_->Inc(res.latency);
+    translate_cycles_.Inc(res.latency);
     return res;
   }
   return Walk(*c, r, res.latency, done);
@@ -106,11 +106,11 @@ const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
   const uint64_t tag = CfgTag(r.sid.value(), r.ssv, r.ssid);
   res->latency += cache_lookup_cycles_;
   if (CfgEntry* e = cfg_.Find(cfg_.SetOf(CfgHash(tag)), tag)) {
-    cfg_stats_.hits->Inc();
+    cfg_stats_.hits.Inc();
     last_cfg_ = e;
     return e;
   }
-  cfg_stats_.misses->Inc();
+  cfg_stats_.misses.Inc();
   return FetchConfig(r, res, record);
 }
 
@@ -280,8 +280,8 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   cfg_.BeginWrite(set);
   *slot = e;
   cfg_.EndWrite(set);
-  cfg_stats_.insertions->Inc();
-  if (evicted) cfg_stats_.evictions->Inc();
+  cfg_stats_.insertions.Inc();
+  if (evicted) cfg_stats_.evictions.Inc();
   last_cfg_ = slot;
   return slot;
 }
@@ -356,13 +356,13 @@ struct SmmuV3::WalkRecorder {
     rec->walk_tag[kLevel - 2] = tag;
     lat += cache_lookup_cycles_;
     if (const WalkEntry* e = wc.Find(wc.SetOf(tag ^ (tag >> 17)), tag)) {
-      walk_stats_[kLevel - 2].hits->Inc();
+      walk_stats_[kLevel - 2].hits.Inc();
       start_table = e->table;
       start_level = kLevel - 1;
       start_perms = e->perms;
       return true;
     }
-    walk_stats_[kLevel - 2].misses->Inc();
+    walk_stats_[kLevel - 2].misses.Inc();
     return false;
   };
   const bool have_start = probe.template operator()<2>() ||
@@ -403,7 +403,7 @@ struct SmmuV3::WalkRecorder {
     sim::Cycles* latency, PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
   const uint32_t reads = ok ? t.reads : w.reads;
-  walk_reads_->Inc(reads);
+  walk_reads_.Inc(reads);
   *latency += reads * mem_read_cycles_ +
               (ok ? t.ad_updates : w.ad_updates) * mem_write_cycles_;
   const unsigned last = rec.last_level;
@@ -432,8 +432,8 @@ struct SmmuV3::WalkRecorder {
           e.perms = perms;
           e.asid = c.asid;
         });
-    walk_stats_[kLevel - 2].insertions->Inc();
-    if (evicted) walk_stats_[kLevel - 2].evictions->Inc();
+    walk_stats_[kLevel - 2].insertions.Inc();
+    if (evicted) walk_stats_[kLevel - 2].evictions.Inc();
   };
   if (first > last) {
     fill.template operator()<4>();
@@ -450,8 +450,8 @@ struct SmmuV3::WalkRecorder {
           e.global = c.walker.Global(t.leaf);
           e.asid = c.asid;
         });
-    tlb_stats_.insertions->Inc();
-    if (evicted) tlb_stats_.evictions->Inc();
+    tlb_stats_.insertions.Inc();
+    if (evicted) tlb_stats_.evictions.Inc();
   }
 }
 
@@ -464,7 +464,7 @@ struct SmmuV3::WalkRecorder {
   const bool ok = WalkCore(c, r, &latency, &rec, &t, &w);
   PhysAddr last_entry;
   AfterWalk(c, r, ok, t, w, rec, ttag, tset, &latency, &last_entry);
-  translate_cycles_->Inc(latency);
+  translate_cycles_.Inc(latency);
   if (!ok) [[unlikely]] {
     return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault),
                  last_entry, done);
@@ -487,14 +487,14 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
     latency += cache_lookup_cycles_;
     const TlbEntry* e = tlb_.Find(set, tag);
     if (e != nullptr && (e->ok & need) != 0) {
-      tlb_stats_.hits->Inc();
-      translate_cycles_->Inc(latency);
+      tlb_stats_.hits.Inc();
+      translate_cycles_.Inc(latency);
       return TransResult{.pa = PhysAddr(e->pa | (va & 0xfff)),
                          .latency = latency,
                          .status = TransStatus::kTranslated,
                          .writable = (e->ok & AccessBit(true, false, r.priv)) != 0};
     }
-    tlb_stats_.misses->Inc();
+    tlb_stats_.misses.Inc();
   }
   // (A non-canonical VA never translates, so its tag is never filled.)
   return WalkMiss(c, r, tag, set, latency, done);
@@ -503,8 +503,8 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
 TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag,
                                      uint32_t tset) {
   // What LookupConfig() (a hit on `c`) and Walk() (a TLB miss) count.
-  cfg_stats_.hits->Inc();
-  tlb_stats_.misses->Inc();
+  cfg_stats_.hits.Inc();
+  tlb_stats_.misses.Inc();
   return WalkMiss(c, r, ttag, tset, 2 * cache_lookup_cycles_, nullptr);
 }
 
@@ -610,7 +610,7 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   PhysAddr last;
   const uint64_t ttag = TlbTag(c->asid, r.va.value());
   AfterWalk(*c, r, ok, t, w, rec, ttag, tlb_.SetOf(TlbHash(ttag)), &res.latency, &last);
-  translate_cycles_->Inc(res.latency);
+  translate_cycles_.Inc(res.latency);
   if (!ok) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device
     // may then issue a PRI page request); no event is recorded.

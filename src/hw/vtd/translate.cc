@@ -201,7 +201,7 @@ VtdResult Vtd::Fault(const VtdRequest& r, FaultReason reason, bool fpd,
   VtdResult res;
   res.fault = reason;
   res.cycles = cycles;
-  translate_cycles_->Inc(cycles);
+  translate_cycles_.Inc(cycles);
   if (record) {
     RecordFault(FaultInfo{.reason = reason, .sid = r.sid, .has_pasid = r.has_pasid,
                           .pasid = r.pasid, .addr = r.addr, .write = r.write,
@@ -212,7 +212,7 @@ VtdResult Vtd::Fault(const VtdRequest& r, FaultReason reason, bool fpd,
 }
 
 VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
-  translations_->Inc();
+  translations_.Inc();
   VtdResult res;
   // 3.1 / 11.4.5: with TES=0 requests are not remapped.
   if (!te()) {
@@ -357,7 +357,7 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   res.page_shift = static_cast<uint8_t>(shift);
   res.writable = writable;
   res.cycles = cycles;
-  translate_cycles_->Inc(cycles);
+  translate_cycles_.Inc(cycles);
   return res;
 }
 
@@ -367,14 +367,14 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
   // SRE/ERE allow the request. The common miss (the 4 KiB array missed,
   // no large leaf of this PASID to probe for, the request's own privilege)
   // goes straight to the caches and the walk; the rest through FirstStage.
-  translations_->Inc();
-  pasid_hits_->Inc();
+  translations_.Inc();
+  pasid_cache_.counters().hits.Inc();
   if (e4k != nullptr || pc->large || !r.has_pasid) [[unlikely]] {
     // The PASID-cache lookup; FirstStage adds the 4 KiB IOTLB lookup.
     return FirstStage(r, *pc, lookup_cycles_, /*ats=*/false, /*probed_4k=*/true, e4k);
   }
-  iotlb_[0].counters().misses->Inc();
-  walks_->Inc();
+  iotlb_[0].counters().misses.Inc();
+  walks_.Inc();
   uint32_t cycles = 2 * lookup_cycles_;  // PASID cache, 4 KiB IOTLB
   // SGN.1: a non-canonical address faults before any cache or table is
   // used.
@@ -405,7 +405,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
     res.pa = PhysAddr(r.addr);
     res.writable = true;
     res.cycles = cycles;
-    translate_cycles_->Inc(cycles);
+    translate_cycles_.Inc(cycles);
     return res;
   }
   const uint8_t need = NeedOf(r);
@@ -420,7 +420,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
   cycles += lookup;
   if (probed_4k) {
     e = e4k;
-    (e != nullptr ? iotlb_hits_ : iotlb_[0].counters().misses)->Inc();
+    (e != nullptr ? iotlb_[0].counters().hits : iotlb_[0].counters().misses).Inc();
   } else {
     e = iotlb_[0].Lookup(PageTag(r.addr, kIotlbShift[0]), owner);
   }
@@ -439,10 +439,10 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
     res.page_shift = e->page_shift;
     res.writable = e->writable;
     res.cycles = cycles;
-    translate_cycles_->Inc(cycles);
+    translate_cycles_.Inc(cycles);
     return res;
   }
-  walks_->Inc();
+  walks_.Inc();
   // SGN.1: a non-canonical address faults before any cache or table is
   // used.
   if (!arch::X86Canonical(VirtAddr(r.addr), pc.levels)) [[unlikely]] {

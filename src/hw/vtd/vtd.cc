@@ -14,12 +14,14 @@
 namespace svaemu::hw::vtd {
 
 void CacheCounters::Register(sim::Stats& stats, const std::string& prefix) {
-  hits = stats.Register(prefix + ".hits", "lookups that hit", "lookups");
-  misses = stats.Register(prefix + ".misses", "lookups that missed", "lookups");
-  insertions = stats.Register(prefix + ".insertions", "lines filled", "lines");
-  evictions = stats.Register(prefix + ".evictions", "lines evicted by a fill", "lines");
-  invalidations = stats.Register(prefix + ".invalidations",
-                                 "lines dropped by an invalidation", "lines");
+  Unbind();
+  stats_ = &stats;
+  stats.Bind(prefix + ".hits", "lookups that hit", "lookups", &hits);
+  stats.Bind(prefix + ".misses", "lookups that missed", "lookups", &misses);
+  stats.Bind(prefix + ".insertions", "lines filled", "lines", &insertions);
+  stats.Bind(prefix + ".evictions", "lines evicted by a fill", "lines", &evictions);
+  stats.Bind(prefix + ".invalidations", "lines dropped by an invalidation", "lines",
+             &invalidations);
 }
 
 namespace {
@@ -78,6 +80,7 @@ Vtd::Vtd(sim::Simulation& sim, mem::PhysMem& mem, VtdConfig config)
 Vtd::~Vtd() {
   sim_.events().Cancel(iq_event_);
   sim_.events().Cancel(ite_event_);
+  sim_.stats().UnbindRange(this, this + 1);  // the translate path's tallies
 }
 
 absl::StatusOr<std::unique_ptr<Vtd>> Vtd::Create(sim::Simulation& sim,
@@ -185,12 +188,12 @@ absl::Status Vtd::Init() {
                 track(config_.pml4e_cache));
   psc_[3].Init(config_.pml5e_cache, st, prefix_ + ".pml5e_cache", seed + 8,
                 track(config_.pml5e_cache));
-  pasid_hits_ = pasid_cache_.counters().hits;
-  iotlb_hits_ = iotlb_[0].counters().hits;
 
-  translations_ = st.Register(prefix_ + ".translate.slow", "translations that left the inline path", "requests");
-  translate_cycles_ = st.Register(prefix_ + ".translate.cycles", "modelled translation latency", "cycles");
-  walks_ = st.Register(prefix_ + ".walks", "first-stage walks", "walks");
+  st.Bind(prefix_ + ".translate.slow", "translations that left the inline path", "requests",
+          &translations_);
+  st.Bind(prefix_ + ".translate.cycles", "modelled translation latency", "cycles",
+          &translate_cycles_);
+  st.Bind(prefix_ + ".walks", "first-stage walks", "walks", &walks_);
   faults_recorded_ = st.Register(prefix_ + ".faults.recorded", "faults written to fault recording registers", "faults");
   faults_suppressed_ = st.Register(prefix_ + ".faults.suppressed", "faults suppressed by FPD", "faults");
   faults_lost_ = st.Register(prefix_ + ".faults.lost", "faults lost to overflow (PFO)", "faults");

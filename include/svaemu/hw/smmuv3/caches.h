@@ -40,14 +40,28 @@ struct CacheGeometry {
   uint32_t entries() const { return sets * ways; }
 };
 
-// "<unit>.<cache>.hits/misses/insertions/evictions/invalidations".
+// "<unit>.<cache>.hits/misses/insertions/evictions/invalidations", kept in
+// the model (sim::Tally: an increment is one add at a fixed offset) and
+// bound to those names until destroyed or registered again.
 struct CacheCounters {
-  sim::Counter* hits = nullptr;
-  sim::Counter* misses = nullptr;
-  sim::Counter* insertions = nullptr;
-  sim::Counter* evictions = nullptr;
-  sim::Counter* invalidations = nullptr;
+  sim::Tally hits;
+  sim::Tally misses;
+  sim::Tally insertions;
+  sim::Tally evictions;
+  sim::Tally invalidations;
+
+  CacheCounters() = default;
+  CacheCounters(const CacheCounters&) = delete;
+  CacheCounters& operator=(const CacheCounters&) = delete;
+  ~CacheCounters() { Unbind(); }
   void Register(sim::Stats& stats, const std::string& prefix);
+
+ private:
+  void Unbind() {
+    if (stats_ != nullptr) stats_->UnbindRange(this, this + 1);
+    stats_ = nullptr;
+  }
+  sim::Stats* stats_ = nullptr;
 };
 
 inline constexpr uint64_t kTagValid = 1ull << 63;

@@ -338,8 +338,10 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   std::array<SetAssocCache<WalkEntry>, 3> walk_;  // levels 2, 3, 4
   CacheCounters cfg_stats_, tlb_stats_;
   std::array<CacheCounters, 3> walk_stats_;
-  sim::Counter* translate_cycles_;
-  sim::Counter* walk_reads_;
+  // The translate path's counts, kept here like the caches' (one add
+  // each); bound in the constructor, unbound by the destructor.
+  sim::Tally translate_cycles_;
+  sim::Tally walk_reads_;
   sim::Counter* events_recorded_;
   sim::Counter* events_lost_;
   sim::Counter* commands_;
@@ -375,10 +377,10 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
     for (uint32_t t = 0; t < tlb_.ways(); ++t, ++e) {
       // One test: the tag matches and the access needs nothing special.
       if (((e->tag ^ ttag) | (need & ~uint64_t{e->ok})) == 0) {
-        cfg_stats_.hits->Inc();
-        tlb_stats_.hits->Inc();
+        cfg_stats_.hits.Inc();
+        tlb_stats_.hits.Inc();
         const sim::Cycles lat = 2 * cache_lookup_cycles_;
-        translate_cycles_->Inc(lat);
+        translate_cycles_.Inc(lat);
         return TransResult{.pa = PhysAddr(e->pa | (va & 0xfff)),
                            .latency = lat,
                            .status = TransStatus::kTranslated,

@@ -46,14 +46,28 @@ struct CacheGeometry {
   Replacement replacement = Replacement::kLru;
 };
 
-// Counters "<prefix>.hits/misses/insertions/evictions/invalidations".
+// Counters "<prefix>.hits/misses/insertions/evictions/invalidations", kept
+// in the cache (sim::Tally: an increment is one add at a fixed offset) and
+// bound to those names until the cache is destroyed or registered again.
 struct CacheCounters {
-  sim::Counter* hits = nullptr;
-  sim::Counter* misses = nullptr;
-  sim::Counter* insertions = nullptr;
-  sim::Counter* evictions = nullptr;
-  sim::Counter* invalidations = nullptr;
+  sim::Tally hits;
+  sim::Tally misses;
+  sim::Tally insertions;
+  sim::Tally evictions;
+  sim::Tally invalidations;
+
+  CacheCounters() = default;
+  CacheCounters(const CacheCounters&) = delete;
+  CacheCounters& operator=(const CacheCounters&) = delete;
+  ~CacheCounters() { Unbind(); }
   void Register(sim::Stats& stats, const std::string& prefix);
+
+ private:
+  void Unbind() {
+    if (stats_ != nullptr) stats_->UnbindRange(this, this + 1);
+    stats_ = nullptr;
+  }
+  sim::Stats* stats_ = nullptr;
 };
 
 // The owner's half of a set index (SetAssocCache::SetOf): computed once per
@@ -142,7 +156,7 @@ class SetAssocCache {
   // Probe and count a hit or a miss.
   Data* Lookup(uint64_t tag, uint64_t owner) {
     Data* d = Probe(tag, owner);
-    (d != nullptr ? counters_.hits : counters_.misses)->Inc();
+    (d != nullptr ? counters_.hits : counters_.misses).Inc();
     return d;
   }
 
@@ -194,7 +208,7 @@ class SetAssocCache {
   // ProbeAt() counting a hit or a miss.
   [[gnu::always_inline]] Data* LookupAt(uint32_t set, uint64_t tag, uint64_t owner) {
     Data* d = ProbeAt(set, tag, owner);
-    (d != nullptr ? counters_.hits : counters_.misses)->Inc();
+    (d != nullptr ? counters_.hits : counters_.misses).Inc();
     return d;
   }
 
@@ -215,7 +229,7 @@ class SetAssocCache {
           ++n;
         }
       }
-      counters_.invalidations->Inc(n);
+      counters_.invalidations.Inc(n);
       if (dropped != nullptr) *dropped += n;
       return visited;
     }
@@ -230,7 +244,7 @@ class SetAssocCache {
       }
       i = next;
     }
-    counters_.invalidations->Inc(n);
+    counters_.invalidations.Inc(n);
     if (dropped != nullptr) *dropped += n;
     return visited;
   }
@@ -246,7 +260,7 @@ class SetAssocCache {
         ++n;
       }
     }
-    counters_.invalidations->Inc(n);
+    counters_.invalidations.Inc(n);
     return n;
   }
 
@@ -276,6 +290,7 @@ class SetAssocCache {
   uint32_t sets() const { return sets_; }
   uint32_t seq(uint32_t set) const { return seq_[set]; }
   const CacheCounters& counters() const { return counters_; }
+  CacheCounters& counters() { return counters_; }
 
   uint32_t SetOf(uint64_t tag, uint64_t owner) const {
     return SetOfMixed(tag, CacheOwnerMix(owner));
@@ -348,7 +363,7 @@ class SetAssocCache {
       } else {
         Unlink(i);
       }
-      counters_.evictions->Inc();
+      counters_.evictions.Inc();
     } else {
       ++valid_;
     }
@@ -358,7 +373,7 @@ class SetAssocCache {
     v.data = data;
     if (link) Link(i);
     ++seq_[set];
-    counters_.insertions->Inc();
+    counters_.insertions.Inc();
     return &v.data;
   }
 

@@ -345,12 +345,13 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   SetAssocCache<IotlbData> iotlb_[3];  // 4 KiB, 2 MiB, 1 GiB
   SetAssocCache<PscData> psc_[4];      // level 2 (PDE) .. level 5 (PML5E)
 
-  sim::Counter* translations_ = nullptr;
-  sim::Counter* translate_cycles_ = nullptr;
-  sim::Counter* pasid_hits_ = nullptr;  // == the PASID cache's hits counter
-  sim::Counter* iotlb_hits_ = nullptr;  // == the IOTLB's hits counter
+  // The translate path's counts, kept here (one add each, no pointer to
+  // load); the caches keep theirs (CacheCounters). Bound in Init, unbound
+  // by the destructor.
+  sim::Tally translations_;
+  sim::Tally translate_cycles_;
   uint32_t fast_cycles_ = 8;
-  sim::Counter* walks_ = nullptr;
+  sim::Tally walks_;
   sim::Counter* faults_recorded_ = nullptr;
   sim::Counter* faults_suppressed_ = nullptr;
   sim::Counter* faults_lost_ = nullptr;
@@ -389,9 +390,9 @@ inline VtdResult Vtd::Translate(const VtdRequest& r) {
         res.pa = PhysAddr(e->pa_page | (r.addr & 0xfff));
         res.writable = e->writable;
         res.cycles = fast_cycles_;  // two on-chip lookups
-        pasid_hits_->Inc();
-        iotlb_hits_->Inc();
-        translate_cycles_->Inc(fast_cycles_);
+        pasid_cache_.counters().hits.Inc();
+        iotlb_[0].counters().hits.Inc();
+        translate_cycles_.Inc(fast_cycles_);
         return res;
       }
       return TranslateMiss(r, pc, e, set);
