@@ -47,7 +47,23 @@ PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
       check_walks_(config.check_walks) {
   SVAEMU_CHECK_MSG(size_ % kFrameSize == 0 && size_ > 0,
                    "physical memory size must be a non-zero multiple of 4 KiB");
-  regions_.resize(((size_ - 1) >> kRegionShift) + 1, ZeroRegion());
+  const uint64_t regions = ((size_ - 1) >> kRegionShift) + 1;
+  regions_.resize(regions, ZeroRegion());
+  // The flat part: the whole space if the host lets us reserve it, else
+  // the largest prefix it does (halving). Address space only, read-only:
+  // reads of pages never written see the host's shared zero page, and a
+  // read-only private mapping is not charged against the host's commit
+  // limit, whatever its overcommit policy.
+  for (uint64_t n = std::min(regions, config.flat_bytes_max >> kRegionShift); n > 0; n /= 2) {
+    void* bytes = mmap(nullptr, n << kRegionShift, PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (bytes == MAP_FAILED) continue;
+    flat_ = static_cast<uint8_t*>(bytes);
+    flat_size_ = n << kRegionShift;
+    for (uint64_t i = 0; i < n; ++i) regions_[i].bytes = flat_ + (i << kRegionShift);
+    break;
+  }
+  fast_limit_ = std::min(flat_size_, size_);
 }
 
 const PhysMem::Region& PhysMem::ZeroRegion() {
@@ -63,24 +79,34 @@ const PhysMem::Region& PhysMem::ZeroRegion() {
 }
 
 PhysMem::~PhysMem() {
-  for (Region& r : regions_) {
+  for (uint64_t i = 0; i < regions_.size(); ++i) {
+    Region& r = regions_[i];
     if (!Touched(r)) continue;
     delete r.meta;
-    munmap(r.bytes, kRegionSize);
+    if ((i << kRegionShift) >= flat_size_) munmap(r.bytes, kRegionSize);
   }
+  if (flat_ != nullptr) munmap(flat_, flat_size_);
 }
 
 PhysMem::Region& PhysMem::RegionFor(uint64_t pa) {
   Region& r = regions_[pa >> kRegionShift];
   if (!Touched(r)) {
-    // Address space only: the host commits (zeroed) pages on first write,
-    // and reads of pages never written see its shared zero page.
+    // The host commits (zeroed) pages on first write, and reads of pages
+    // never written see its shared zero page.
     auto meta = std::make_unique<RegionMeta>();
-    void* bytes = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (bytes == MAP_FAILED) throw std::bad_alloc();
+    const uint64_t base = pa & ~(kRegionSize - 1);
+    if (base < flat_size_) {
+      // In the flat part: make the region writable in place.
+      if (mprotect(flat_ + base, kRegionSize, PROT_READ | PROT_WRITE) != 0) {
+        throw std::bad_alloc();
+      }
+    } else {
+      void* bytes = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (bytes == MAP_FAILED) throw std::bad_alloc();
+      r.bytes = static_cast<uint8_t*>(bytes);
+    }
     r.meta = meta.release();
-    r.bytes = static_cast<uint8_t*>(bytes);
   }
   return r;
 }

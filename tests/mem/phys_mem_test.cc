@@ -91,6 +91,75 @@ TEST(PhysMem, BytesRoundTripAcrossFramesWithGuards) {
   for (size_t i = 56; i < 72; ++i) EXPECT_EQ(all[i], 0xee) << i;
 }
 
+// Memory inside and outside the flat reservation behaves the same: the
+// flat part is all of memory (the default), its first region, or nothing.
+class PhysMemFlat : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(PhysMemFlat, EveryPathGivesTheSameValuesOnBothSidesOfTheFlatPart) {
+  sim::Simulation s;
+  constexpr uint64_t kMiB = 1ull << 20;
+  PhysMem m(s, {.size_bytes = 64 * kMiB, .flat_bytes_max = GetParam()});
+  const Access a = Access::Cpu();
+  // Untouched memory reads zero on both sides, without committing a frame.
+  for (uint64_t pa : {uint64_t{0}, 16 * kMiB, 40 * kMiB, 64 * kMiB - 8}) {
+    EXPECT_EQ(m.Read64(PhysAddr(pa), a), 0u) << pa;
+  }
+  EXPECT_EQ(m.resident_frames(), 0u);
+  // Words on either side of the first region boundary, and one across it.
+  ASSERT_TRUE(m.Write64(PhysAddr(16 * kMiB - 8), 0x1111222233334444ull, a));
+  ASSERT_TRUE(m.Write64(PhysAddr(16 * kMiB), 0x5555666677778888ull, a));
+  EXPECT_EQ(m.Read64(PhysAddr(16 * kMiB - 8), a), 0x1111222233334444ull);
+  EXPECT_EQ(m.Read64(PhysAddr(16 * kMiB), a), 0x5555666677778888ull);
+  EXPECT_EQ(m.Read64(PhysAddr(16 * kMiB - 4), a), 0x7777888811112222ull);
+  ASSERT_TRUE(m.Write32(PhysAddr(16 * kMiB - 2), 0xaabbccddu, a));
+  EXPECT_EQ(m.Read32(PhysAddr(16 * kMiB - 2), a), 0xaabbccddu);
+  // Compare-exchange and bytes in the upper part.
+  uint64_t expected = 0;
+  EXPECT_EQ(m.CompareExchange64(PhysAddr(40 * kMiB), &expected, 9, a), CasResult::kSwapped);
+  expected = 0;
+  EXPECT_EQ(m.CompareExchange64(PhysAddr(40 * kMiB), &expected, 10, a), CasResult::kMismatch);
+  EXPECT_EQ(expected, 9u);
+  const std::array<uint8_t, 6> in{1, 2, 3, 4, 5, 6};
+  ASSERT_TRUE(m.WriteBytes(PhysAddr(48 * kMiB - 3), in, a));
+  std::array<uint8_t, 6> out{};
+  ASSERT_TRUE(m.ReadBytes(PhysAddr(48 * kMiB - 3), out, a));
+  EXPECT_EQ(out, in);
+  m.ZeroFrame(PhysAddr(40 * kMiB));
+  EXPECT_EQ(m.Read64(PhysAddr(40 * kMiB), a), 0u);
+  // (The 32-bit write above replaced the word's two low bytes.)
+  EXPECT_EQ(m.Read64(PhysAddr(16 * kMiB), a), 0x555566667777aabbull);
+  // Frames written: 16M-4K, 16M, 40M, 48M-4K, 48M.
+  EXPECT_EQ(m.resident_frames(), 5u);
+  // Outside memory: all ones and a failed read, whatever the flat part.
+  uint64_t v = 0;
+  EXPECT_FALSE(m.Read64(PhysAddr(64 * kMiB), a, &v));
+  EXPECT_EQ(v, ~0ull);
+}
+
+TEST_P(PhysMemFlat, WalkReadsAreCheckedOnBothSidesOfTheFlatPart) {
+  sim::Simulation s;
+  constexpr uint64_t kMiB = 1ull << 20;
+  PhysMem m(s, {.size_bytes = 64 * kMiB, .flat_bytes_max = GetParam()});
+  const Access cpu = Access::Cpu();
+  for (uint64_t pa : {8 * kMiB, 40 * kMiB}) {
+    m.MutableMeta(PhysAddr(pa)).use = FrameUse::kFree;
+    ASSERT_TRUE(m.Write64(PhysAddr(pa + 16), 0x1234, cpu));
+    WalkReader rd(m, Agent::Iommu(0), kNoSpace, VirtAddr(0));
+    uint64_t e = 0;
+    ASSERT_TRUE(rd.Read(PhysAddr(pa + 16), 1, &e));
+    EXPECT_EQ(e, 0x1234u) << pa;
+  }
+  EXPECT_EQ(s.violations().Count(check::ViolationKind::kWalkThroughFreedFrame), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(FlatPart, PhysMemFlat,
+                         ::testing::Values(~0ull, 16ull << 20, 0ull),
+                         [](const ::testing::TestParamInfo<uint64_t>& p) {
+                           return p.param == ~0ull ? std::string("All")
+                                  : p.param == 0   ? std::string("None")
+                                                   : std::string("FirstRegion");
+                         });
+
 TEST(PhysMem, ZeroFrameClearsOnlyThatFrame) {
   sim::Simulation s;
   PhysMem m(s);

@@ -62,6 +62,12 @@ struct Access {
 struct PhysMemConfig {
   uint64_t size_bytes = 64ull << 30;
   bool check_walks = true;
+  // At most this much host address space is reserved up front for the
+  // flat part of memory (see PhysMem's private notes; rounded down to
+  // 16 MiB). Memory above it is mapped per 16 MiB region on first touch
+  // and read through the out-of-line path: same values, same checks,
+  // slower. The default reserves all of memory when the host allows it.
+  uint64_t flat_bytes_max = ~0ull;
 };
 
 enum class CasResult { kSwapped, kMismatch, kAbort };
@@ -129,9 +135,18 @@ class PhysMem {
   // Two-level sparse table: a region is 4096 frames (16 MiB), created on
   // first touch. A region has one 64-byte slot per frame (the frame's shadow
   // and whether its bytes are resident) and one 16 MiB block of bytes,
-  // reserved with the region and committed by the host page by page on
-  // first write, so a read is one region lookup plus the load itself (no
-  // per-frame pointer to chase), and untouched frames read as zero.
+  // committed by the host page by page on first write; untouched frames
+  // read as zero.
+  //
+  // The blocks are carved out of one flat host reservation of the physical
+  // address space (read-only, the host's shared zero page, until a region
+  // is first written and made writable), so that the hot reads (Read64,
+  // WalkReader) load bytes at flat_ + pa: no region lookup, and a walk's
+  // chain of dependent loads is one load per level. Where the host cannot
+  // reserve that much address space (a ulimit, or a tool such as Valgrind
+  // with a smaller address space) the flat part is the largest prefix it
+  // can reserve, the rest of memory gets a block per region on first touch,
+  // and reads there take the out-of-line path.
   static constexpr unsigned kRegionShift = 24;
   static constexpr uint64_t kRegionSize = 1ull << kRegionShift;
   static constexpr uint64_t kFramesPerRegion = 1ull << (kRegionShift - 12);
@@ -224,6 +239,9 @@ class PhysMem {
   uint64_t size_;
   bool check_walks_;
   std::vector<Region> regions_;
+  uint8_t* flat_ = nullptr;   // bytes of [0, flat_size_) at flat_ + pa
+  uint64_t flat_size_ = 0;    // a multiple of kRegionSize
+  uint64_t fast_limit_ = 0;   // min(flat_size_, size_): the inline reads
   uint64_t resident_frames_ = 0;
 };
 
@@ -238,7 +256,8 @@ class WalkReader {
   [[gnu::always_inline]] WalkReader(PhysMem& mem, Agent agent, SpaceId space, VirtAddr va)
       : mem_(&mem),
         regions_(mem.regions_.data()),
-        size_words_(mem.size_ >> 3),
+        flat_(mem.flat_),
+        size_words_(mem.fast_limit_ >> 3),
         va_(va.value()),
         expect_(FrameMetaHeadOf(FrameUse::kPageTable, 0, 0, space)),
         mask_(FrameMetaHeadUseLevelMask(space != kNoSpace)),
@@ -254,16 +273,16 @@ class WalkReader {
     if (std::rotr(p, 3) >= size_words_) [[unlikely]] {
       return ReadSlow(*mem_, pa, level, agent_, space_, va_, out);
     }
-    // An untouched region is the zero region: untracked frames, zeros.
-    const PhysMem::Region& r = regions_[p >> PhysMem::kRegionShift];
+    // Inside the flat part. An untouched region has the zero region's
+    // shadow (untracked frames) and reads zeros.
     if (check_) {
-      const FrameMeta& m = PhysMem::SlotIn(r, p).meta;
+      const FrameMeta& m = PhysMem::SlotIn(regions_[p >> PhysMem::kRegionShift], p).meta;
       if (!PhysMem::FastExpected(m, expect_ + level * kLevelUnit, mask_, level,
                                  va_)) [[unlikely]] {
         CheckSlow(*mem_, pa, level, agent_, space_, va_, m);
       }
     }
-    std::memcpy(out, r.bytes + (p & (PhysMem::kRegionSize - 1)), 8);
+    std::memcpy(out, flat_ + p, 8);
     return true;
   }
 
@@ -303,7 +322,8 @@ class WalkReader {
 
   PhysMem* mem_;
   const PhysMem::Region* regions_;
-  uint64_t size_words_;  // size in 8-byte words (size is a multiple of 4 KiB)
+  const uint8_t* flat_;
+  uint64_t size_words_;  // PhysMem::fast_limit_ in 8-byte words
   uint64_t va_;
   uint64_t expect_;
   uint64_t mask_;
@@ -312,15 +332,14 @@ class WalkReader {
   SpaceId space_;
 };
 
-// The hot path of every aligned 64-bit read: one region lookup, the
-// packed shadow compare when the access is checked, the load.
+// The hot path of every aligned 64-bit read in the flat part: the packed
+// shadow compare when the access is checked (one region lookup), the load.
 inline bool PhysMem::Read64(PhysAddr pa, const Access& a, uint64_t* out) {
   const uint64_t p = pa.value();
-  if ((p & 7) == 0 && p < size_) [[likely]] {
-    // An untouched region is the zero region: untracked frames, zeros.
-    const Region& r = regions_[p >> kRegionShift];
+  if ((p & 7) == 0 && p < fast_limit_) [[likely]] {
     if (Checked(a)) {
-      const FrameMeta& m = SlotIn(r, p).meta;
+      // An untouched region has the zero region's shadow.
+      const FrameMeta& m = SlotIn(regions_[p >> kRegionShift], p).meta;
       // Untracked frames (and untouched regions) need nothing more.
       if ((FrameMetaHead(m) & kFrameMetaHeadUseMask) != 0) {
         const uint64_t expect =
@@ -335,7 +354,7 @@ inline bool PhysMem::Read64(PhysAddr pa, const Access& a, uint64_t* out) {
         }
       }
     }
-    std::memcpy(out, r.bytes + (p & (kRegionSize - 1)), 8);
+    std::memcpy(out, flat_ + p, 8);
     return true;
   }
   return Read64Slow(pa, a, out);
