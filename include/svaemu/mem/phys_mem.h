@@ -20,6 +20,10 @@
 // tracked frame that is not such a page table reports
 // kAdWriteToNonTableFrame. One report per offending access.
 //
+// Host resources: the physical address space is reserved as host address
+// space up front (read-only, nothing committed; PhysMemConfig::
+// flat_bytes_max caps it), and the host commits a page on its first write.
+//
 // Thread-safety: thread-compatible. Reads of frames that already exist never
 // allocate; the first write to a frame (or region) allocates its storage.
 #ifndef SVAEMU_MEM_PHYS_MEM_H_
