@@ -12,17 +12,6 @@
 
 namespace svaemu::hw::smmuv3 {
 
-void CacheCounters::Register(sim::Stats& stats, const std::string& prefix) {
-  Unbind();
-  stats_ = &stats;
-  stats.Bind(prefix + ".hits", "lookups that hit", "lookups", &hits);
-  stats.Bind(prefix + ".misses", "lookups that missed", "lookups", &misses);
-  stats.Bind(prefix + ".insertions", "entries inserted", "entries", &insertions);
-  stats.Bind(prefix + ".evictions", "entries evicted", "entries", &evictions);
-  stats.Bind(prefix + ".invalidations", "entries removed by invalidation commands", "entries",
-             &invalidations);
-}
-
 absl::Status SmmuV3::ValidateConfig(const SmmuV3Config& c) {
   const auto geometry = [](const CacheGeometry& g, const char* name) -> absl::Status {
     if (g.sets == 0 || (g.sets & (g.sets - 1)) != 0 || g.sets > (1u << 20)) {
@@ -137,10 +126,10 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
   tlb_.Init(config_.tlb);
   for (auto& w : walk_) w.Init(config_.walk_cache);
   sim::Stats& st = sim_.stats();
-  cfg_stats_.Register(st, name_ + ".cfg_cache");
-  tlb_stats_.Register(st, name_ + ".tlb");
+  cfg_stats_.Register(st, name_ + ".cfg_cache", "entries");
+  tlb_stats_.Register(st, name_ + ".tlb", "entries");
   for (int i = 0; i < 3; ++i) {
-    walk_stats_[i].Register(st, absl::StrCat(name_, ".walk_cache_l", 2 - i));
+    walk_stats_[i].Register(st, absl::StrCat(name_, ".walk_cache_l", 2 - i), "entries");
   }
   st.Bind(name_ + ".translate.cycles", "modelled latency of translations", "cycles",
           &translate_cycles_);

@@ -13,17 +13,6 @@
 
 namespace svaemu::hw::vtd {
 
-void CacheCounters::Register(sim::Stats& stats, const std::string& prefix) {
-  Unbind();
-  stats_ = &stats;
-  stats.Bind(prefix + ".hits", "lookups that hit", "lookups", &hits);
-  stats.Bind(prefix + ".misses", "lookups that missed", "lookups", &misses);
-  stats.Bind(prefix + ".insertions", "lines filled", "lines", &insertions);
-  stats.Bind(prefix + ".evictions", "lines evicted by a fill", "lines", &evictions);
-  stats.Bind(prefix + ".invalidations", "lines dropped by an invalidation", "lines",
-             &invalidations);
-}
-
 namespace {
 
 uint64_t CapValue(const VtdConfig& c) {

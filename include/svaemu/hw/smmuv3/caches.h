@@ -30,6 +30,7 @@
 #include "svaemu/arch/arm64.h"
 #include "svaemu/base/check.h"
 #include "svaemu/base/strong_types.h"
+#include "svaemu/sim/cache_counts.h"
 #include "svaemu/sim/stats.h"
 
 namespace svaemu::hw::smmuv3 {
@@ -40,29 +41,8 @@ struct CacheGeometry {
   uint32_t entries() const { return sets * ways; }
 };
 
-// "<unit>.<cache>.hits/misses/insertions/evictions/invalidations", kept in
-// the model (sim::Tally: an increment is one add at a fixed offset) and
-// bound to those names until destroyed or registered again.
-struct CacheCounters {
-  sim::Tally hits;
-  sim::Tally misses;
-  sim::Tally insertions;
-  sim::Tally evictions;
-  sim::Tally invalidations;
-
-  CacheCounters() = default;
-  CacheCounters(const CacheCounters&) = delete;
-  CacheCounters& operator=(const CacheCounters&) = delete;
-  ~CacheCounters() { Unbind(); }
-  void Register(sim::Stats& stats, const std::string& prefix);
-
- private:
-  void Unbind() {
-    if (stats_ != nullptr) stats_->UnbindRange(this, this + 1);
-    stats_ = nullptr;
-  }
-  sim::Stats* stats_ = nullptr;
-};
+// A cache's counts (sim::CacheCounts), registered with unit "entries".
+using CacheCounters = sim::CacheCounts;
 
 inline constexpr uint64_t kTagValid = 1ull << 63;
 

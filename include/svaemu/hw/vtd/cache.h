@@ -34,6 +34,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "svaemu/base/check.h"
 #include "svaemu/sim/rng.h"
+#include "svaemu/sim/cache_counts.h"
 #include "svaemu/sim/stats.h"
 
 namespace svaemu::hw::vtd {
@@ -46,29 +47,8 @@ struct CacheGeometry {
   Replacement replacement = Replacement::kLru;
 };
 
-// Counters "<prefix>.hits/misses/insertions/evictions/invalidations", kept
-// in the cache (sim::Tally: an increment is one add at a fixed offset) and
-// bound to those names until the cache is destroyed or registered again.
-struct CacheCounters {
-  sim::Tally hits;
-  sim::Tally misses;
-  sim::Tally insertions;
-  sim::Tally evictions;
-  sim::Tally invalidations;
-
-  CacheCounters() = default;
-  CacheCounters(const CacheCounters&) = delete;
-  CacheCounters& operator=(const CacheCounters&) = delete;
-  ~CacheCounters() { Unbind(); }
-  void Register(sim::Stats& stats, const std::string& prefix);
-
- private:
-  void Unbind() {
-    if (stats_ != nullptr) stats_->UnbindRange(this, this + 1);
-    stats_ = nullptr;
-  }
-  sim::Stats* stats_ = nullptr;
-};
+// A cache's counts (sim::CacheCounts), registered with unit "lines".
+using CacheCounters = sim::CacheCounts;
 
 // The owner's half of a set index (SetAssocCache::SetOf): computed once per
 // owner by a caller that probes often for one owner (a PASID-cache line).
@@ -123,7 +103,7 @@ class SetAssocCache {
     // heads of emptied lists before a prune.
     prune_limit_ = 2 * uint64_t{g.entries} + 64;
     rng_.Reseed(seed);
-    counters_.Register(stats, prefix);
+    counters_.Register(stats, prefix, "lines");
     valid_ = 0;
   }
 
