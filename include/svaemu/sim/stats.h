@@ -8,8 +8,8 @@
 // keep the counts inside itself, as Tally members bound to names: an
 // increment is then one add at a fixed offset from the component, with no
 // Counter* to load first. A named counter's value is its own count plus
-// those of the tallies bound to it; Unbind() folds a tally's count into the
-// counter, so the count outlives the component.
+// those of the tallies bound to it; UnbindRange() folds a tally's count
+// into the counter, so the count outlives the component.
 //
 // Example:
 //   sim::Counter* hits = stats.Register("vtd0.iotlb.hits", "IOTLB hits", "lookups");
@@ -28,9 +28,9 @@
 // but concurrent increments of one counter from several host threads may
 // lose counts. Use IncExact where that matters. value(), Reset() and
 // IncExact() are relaxed atomic operations. Tally::Inc is the same single
-// add. Bind()/Unbind() must not run while another thread reads the counter
-// they change (a component binds when it is built and unbinds when it is
-// destroyed, on the thread that owns it).
+// add. Bind()/UnbindRange() must not run while another thread reads the
+// counter they change (a component binds when it is built and unbinds
+// when it is destroyed, on the thread that owns it).
 #ifndef SVAEMU_SIM_STATS_H_
 #define SVAEMU_SIM_STATS_H_
 
