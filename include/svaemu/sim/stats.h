@@ -72,8 +72,6 @@ namespace svaemu::sim {
 #endif
 }
 
-class Stats;
-
 // A count kept inside the component that increments it (see the top of
 // the file). Neither copied nor moved: a Stats holds its address while it
 // is bound.
