@@ -72,21 +72,30 @@ void BM_SmmuV3_TranslateTlbHit(benchmark::State& state) {
 BENCHMARK(BM_SmmuV3_TranslateTlbHit);
 
 // 512 pages of one 2 MiB region through a 64-entry TLB: every access misses
-// the TLB and starts the walk at the cached L3 table (one read).
-void BM_SmmuV3_TranslateWalkCacheHit(benchmark::State& state) {
+// the TLB and starts the walk at the cached L3 table (one read). `check`:
+// the frame-shadow checker on the walk's reads (PhysMem's check_walks; off
+// for a simulator that runs no lifetime checks).
+void WalkCacheHit(benchmark::State& state, bool check) {
   Machine m({.tlb = {.sets = 16, .ways = 4}});
+  m.mem.set_check_walks(check);
   const VirtAddr va = *m.mm->Mmap(512 * kPageSize4K, kernel::kProtRead | kernel::kProtWrite,
                                   true, VirtAddr(0x40000000));
   std::vector<TransReq> reqs;
   for (int i = 0; i < 512; ++i) reqs.push_back(m.Req(va + ((i * 97) % 512) * kPageSize4K));
   Run(state, m, reqs);
 }
+void BM_SmmuV3_TranslateWalkCacheHit(benchmark::State& state) { WalkCacheHit(state, true); }
 BENCHMARK(BM_SmmuV3_TranslateWalkCacheHit);
+void BM_SmmuV3_TranslateWalkCacheHit_CheckerOff(benchmark::State& state) {
+  WalkCacheHit(state, false);
+}
+BENCHMARK(BM_SmmuV3_TranslateWalkCacheHit_CheckerOff);
 
 // 256 pages, each in its own 512 GiB region (own L1, L2, L3 tables), through
 // a 64-entry TLB and 64-entry walk caches: every access walks all 4 levels.
-void BM_SmmuV3_TranslateFullMiss(benchmark::State& state) {
+void FullMiss(benchmark::State& state, bool check) {
   Machine m({.tlb = {.sets = 16, .ways = 4}});
+  m.mem.set_check_walks(check);
   std::vector<TransReq> reqs;
   for (uint64_t i = 1; i <= 256; ++i) {
     const VirtAddr va = *m.mm->Mmap(kPageSize4K, kernel::kProtRead, true, VirtAddr(i << 39));
@@ -97,7 +106,10 @@ void BM_SmmuV3_TranslateFullMiss(benchmark::State& state) {
       static_cast<double>(m.sim.stats().Value("smmu0.walk.reads")) /
       static_cast<double>(state.iterations() + 256));
 }
+void BM_SmmuV3_TranslateFullMiss(benchmark::State& state) { FullMiss(state, true); }
 BENCHMARK(BM_SmmuV3_TranslateFullMiss);
+void BM_SmmuV3_TranslateFullMiss_CheckerOff(benchmark::State& state) { FullMiss(state, false); }
+BENCHMARK(BM_SmmuV3_TranslateFullMiss_CheckerOff);
 
 // The VT-d full-miss shape (vtd_bench.cc, FullMiss): one-line TLB and walk
 // caches, two pages under different level-0 entries, alternated. Every

@@ -1,5 +1,6 @@
 // VT-d model benchmarks: translate() on an IOTLB hit, a PDE-cache hit, full
-// 4- and 5-level misses, and PASID-based invalidation cost versus the
+// 4- and 5-level misses (the PDE hit and 4-level miss also with the
+// walk checker off), and PASID-based invalidation cost versus the
 // number of cached entries of that PASID.
 //
 //   build-vtd/bench/svaemu_bench --benchmark_filter=Vtd --benchmark_min_time=0.2
@@ -63,10 +64,13 @@ void BM_VtdTranslateIotlbHit(benchmark::State& state) {
 }
 BENCHMARK(BM_VtdTranslateIotlbHit);
 
-void BM_VtdTranslatePdeCacheHit(benchmark::State& state) {
-  // A tiny IOTLB and 512 pages under one PT: every request misses the IOTLB
-  // and starts the walk at the PT from the PDE cache (one memory read).
+// A tiny IOTLB and 512 pages under one PT: every request misses the IOTLB
+// and starts the walk at the PT from the PDE cache (one memory read).
+// `check`: the frame-shadow checker on the walk's reads (PhysMem's
+// check_walks; off for a simulator that runs no lifetime checks).
+void PdeCacheHit(benchmark::State& state, bool check) {
   BenchMachine b({.iotlb_4k = {.entries = 8, .ways = 8}});
+  b.mem.set_check_walks(check);
   const uint64_t base = b.mm->Mmap(512 * 4096, kRw, true, VirtAddr(0x40000000))->value();
   b.Bind(1, b.mm);
   for (int i = 0; i < 512; ++i) (void)b.vtd->Translate(b.Req(1, base + 4096 * i));
@@ -77,14 +81,21 @@ void BM_VtdTranslatePdeCacheHit(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
+void BM_VtdTranslatePdeCacheHit(benchmark::State& state) { PdeCacheHit(state, true); }
 BENCHMARK(BM_VtdTranslatePdeCacheHit);
+void BM_VtdTranslatePdeCacheHit_CheckerOff(benchmark::State& state) {
+  PdeCacheHit(state, false);
+}
+BENCHMARK(BM_VtdTranslatePdeCacheHit_CheckerOff);
 
 // One-line IOTLB and paging-structure caches, two pages under different
 // top-level entries, alternated: every request is a full walk from the root.
-void FullMiss(benchmark::State& state, arch::PtFormat fmt, uint8_t levels, uint64_t stride) {
+void FullMiss(benchmark::State& state, arch::PtFormat fmt, uint8_t levels, uint64_t stride,
+              bool check = true) {
   const CacheGeometry one{.entries = 1, .ways = 1};
   BenchMachine b({.iotlb_4k = one, .iotlb_2m = one, .iotlb_1g = one, .pde_cache = one,
                   .pdpe_cache = one, .pml4e_cache = one, .pml5e_cache = one}, fmt);
+  b.mem.set_check_walks(check);
   const uint64_t a = b.mm->Mmap(4096, kRw, true, VirtAddr(stride))->value();
   const uint64_t c = b.mm->Mmap(4096, kRw, true, VirtAddr(2 * stride))->value();
   b.Bind(1, b.mm, levels);
@@ -102,6 +113,10 @@ void BM_VtdTranslateFull4LevelMiss(benchmark::State& state) {
   FullMiss(state, arch::PtFormat::kX86_4Level, 4, 1ull << 39);
 }
 BENCHMARK(BM_VtdTranslateFull4LevelMiss);
+void BM_VtdTranslateFull4LevelMiss_CheckerOff(benchmark::State& state) {
+  FullMiss(state, arch::PtFormat::kX86_4Level, 4, 1ull << 39, /*check=*/false);
+}
+BENCHMARK(BM_VtdTranslateFull4LevelMiss_CheckerOff);
 void BM_VtdTranslateFull5LevelMiss(benchmark::State& state) {
   FullMiss(state, arch::PtFormat::kX86_5Level, 5, 1ull << 48);
 }
