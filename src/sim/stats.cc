@@ -25,13 +25,13 @@ void Stats::Bind(const std::string& name, std::string description, std::string u
   it->second.bound_.push_back(t);
 }
 
-void Stats::UnbindRange(const void* begin, const void* end) {
+void Stats::UnbindRange(void* begin, void* end) {
   absl::MutexLock lock(&mu_);
   // Tallies are ordered by address (std::less: a total order on pointers).
   const std::less<const void*> before;
-  auto it = bound_.lower_bound(static_cast<const Tally*>(begin));
+  auto it = bound_.lower_bound(static_cast<Tally*>(begin));
   while (it != bound_.end() && before(it->first, end)) {
-    Tally* t = const_cast<Tally*>(it->first);
+    Tally* t = it->first;
     Counter* c = it->second;
     c->Ref().fetch_add(t->value(), std::memory_order_relaxed);
     std::erase(c->bound_, t);

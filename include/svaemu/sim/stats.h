@@ -134,7 +134,7 @@ class Stats {
   // Unbinds every tally whose address is in [begin, end), folding each
   // one's count into its counter. A component calls it with its own
   // extent in its destructor; tallies outside any binding are ignored.
-  void UnbindRange(const void* begin, const void* end);
+  void UnbindRange(void* begin, void* end);
   // nullptr if no counter has that name.
   const Counter* Find(const std::string& name) const;
   // Value of a counter, 0 if absent.
@@ -148,7 +148,7 @@ class Stats {
   // std::map: sorted dump and stable node addresses.
   std::map<std::string, Counter> counters_ ABSL_GUARDED_BY(mu_);
   // Bound tallies by address (UnbindRange visits a range in order).
-  std::map<const Tally*, Counter*> bound_ ABSL_GUARDED_BY(mu_);
+  std::map<Tally*, Counter*> bound_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace svaemu::sim
