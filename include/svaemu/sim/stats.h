@@ -82,12 +82,14 @@ class Tally {
   Tally& operator=(const Tally&) = delete;
   [[gnu::always_inline]] void Inc(uint64_t n = 1) { AddTo(&v_, n); }
   uint64_t value() const {
-    return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(v_)).load(std::memory_order_relaxed);
+    return std::atomic_ref<uint64_t>(v_).load(std::memory_order_relaxed);
   }
   void Reset() { std::atomic_ref<uint64_t>(v_).store(0, std::memory_order_relaxed); }
 
  private:
-  alignas(std::atomic_ref<uint64_t>::required_alignment) uint64_t v_ = 0;
+  // Mutable: value() is const and reads through an atomic_ref, which
+  // needs a non-const object (C++20 has no atomic_ref<const T>).
+  alignas(std::atomic_ref<uint64_t>::required_alignment) mutable uint64_t v_ = 0;
 };
 
 class Counter {
@@ -98,8 +100,7 @@ class Counter {
   void IncExact(uint64_t n = 1) { Ref().fetch_add(n, std::memory_order_relaxed); }
   // The counter's own count plus those of the tallies bound to it.
   uint64_t value() const {
-    uint64_t v =
-        std::atomic_ref<uint64_t>(const_cast<uint64_t&>(v_)).load(std::memory_order_relaxed);
+    uint64_t v = std::atomic_ref<uint64_t>(v_).load(std::memory_order_relaxed);
     for (const Tally* t : bound_) v += t->value();
     return v;
   }
@@ -115,7 +116,9 @@ class Counter {
   friend class Stats;
   std::atomic_ref<uint64_t> Ref() { return std::atomic_ref<uint64_t>(v_); }
 
-  alignas(std::atomic_ref<uint64_t>::required_alignment) uint64_t v_ = 0;
+  // Mutable: value() is const and reads through an atomic_ref, which
+  // needs a non-const object (C++20 has no atomic_ref<const T>).
+  alignas(std::atomic_ref<uint64_t>::required_alignment) mutable uint64_t v_ = 0;
   std::string description_;
   std::string unit_;
   std::vector<Tally*> bound_;  // changed only under the Stats mutex
