@@ -26,7 +26,7 @@ constexpr uint32_t kSsid = 1;
 
 struct Machine {
   explicit Machine(SmmuV3Config cfg = {}, bool stall = false)
-      : sim(sim::SimConfig{.trace = false}), mem(sim), alloc(mem), smmu(sim, mem, cfg) {
+      : sim(sim::SimConfig{.trace = false}), mem(sim), alloc(mem), smmu_owned(*SmmuV3::Create(sim, mem, cfg)), smmu(*smmu_owned) {
     kern = *kernel::Kernel::Create(sim, alloc, {.format = arch::PtFormat::kArm64_4K48});
     driver = *SmmuV3Driver::Probe(
         sim, alloc, smmu,
@@ -42,7 +42,8 @@ struct Machine {
   sim::Simulation sim;
   mem::PhysMem mem;
   mem::FrameAllocator alloc;
-  SmmuV3 smmu;
+  std::unique_ptr<SmmuV3> smmu_owned;  // Create() with a valid configuration
+  SmmuV3& smmu;
   std::unique_ptr<kernel::Kernel> kern;
   std::unique_ptr<SmmuV3Driver> driver;
   kernel::Mm* mm = nullptr;

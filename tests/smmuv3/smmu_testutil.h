@@ -22,7 +22,7 @@ using kernel::drivers::smmuv3::SmmuV3IrqLines;
 
 struct SmmuMachine {
   explicit SmmuMachine(SmmuV3Config cfg = {}, SmmuV3DriverConfig dcfg = {})
-      : mem(sim), alloc(mem), smmu(sim, mem, cfg) {
+      : mem(sim), alloc(mem), smmu_owned(*SmmuV3::Create(sim, mem, cfg)), smmu(*smmu_owned) {
     auto k = kernel::Kernel::Create(
         sim, alloc, {.format = arch::PtFormat::kArm64_4K48,
                      .kernel_pt_free = kernel::KernelPtFreePolicy::kImmediate});
@@ -63,7 +63,8 @@ struct SmmuMachine {
   mem::PhysMem mem;
   mem::FrameAllocator alloc;
   std::unique_ptr<kernel::Kernel> kern;
-  SmmuV3 smmu;
+  std::unique_ptr<SmmuV3> smmu_owned;  // Create() with a valid configuration
+  SmmuV3& smmu;
   std::unique_ptr<SmmuV3Driver> driver;
 };
 

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "svaemu/base/check.h"
 #include "svaemu/base/logging.h"
 #include "svaemu/mem/phys_mem.h"
 #include "svaemu/sim/simulation.h"
@@ -68,7 +67,7 @@ absl::Status SmmuV3::ValidateConfig(const SmmuV3Config& c) {
 absl::StatusOr<std::unique_ptr<SmmuV3>> SmmuV3::Create(sim::Simulation& sim, mem::PhysMem& mem,
                                                        SmmuV3Config config) {
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
-  return std::make_unique<SmmuV3>(sim, mem, config);
+  return std::unique_ptr<SmmuV3>(new SmmuV3(sim, mem, config));
 }
 
 SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
@@ -85,7 +84,6 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
       cmd_sync_irq_(sim, name_ + ".cmd_sync"),
       gerror_irq_(sim, name_ + ".gerror"),
       combined_irq_(sim, name_ + ".combined") {
-  SVAEMU_CHECK(ValidateConfig(config_).ok());  // Create() is the checked path
   // 6.3.1 IDR0: what this instance implements.
   uint64_t idr0 = 0;
   idr0 = idr0::kS1p.Set(idr0, 1);

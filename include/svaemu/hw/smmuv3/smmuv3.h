@@ -148,8 +148,9 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // terminated instead of stalled.
   static constexpr uint16_t kStallMax = 512;
 
-  // Builds the model after ValidateConfig(); the way to build one from a
-  // configuration that did not come from this code base.
+  // Builds the model after ValidateConfig(): the only way to build one, so
+  // that a configuration the model cannot implement is a Status, never a
+  // crash (as Vtd::Create).
   static absl::StatusOr<std::unique_ptr<SmmuV3>> Create(sim::Simulation& sim,
                                                         mem::PhysMem& mem,
                                                         SmmuV3Config config = {});
@@ -160,9 +161,6 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // the 64 KiB granule or LPA2, not modelled); queue sizes above 19 (6.3.2);
   // HTTU 0b11 (reserved, 6.3.1); a StallModel other than 0b00-0b10.
   static absl::Status ValidateConfig(const SmmuV3Config& config);
-  // `config` must be valid (ValidateConfig); an invalid one is a
-  // programming error (checked).
-  SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config = {});
   // Reports every still-held stalled transaction as kFaultNeverAnswered.
   ~SmmuV3() override;
   SmmuV3(const SmmuV3&) = delete;
@@ -211,6 +209,8 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   uint64_t cfg_valid() const { return cfg_.CountValid(); }
 
  private:
+  // `config` has passed ValidateConfig (Create).
+  SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config);
   struct Stall {
     TransReq req;
     pci::DmaCompletion done;  // may be empty (direct interface)
