@@ -88,18 +88,9 @@ class SetAssocCache {
   // set's count of valid ways (SetMeta::valid) saves the search for an
   // invalid way when the set is full, the common case of a fill.
   Entry* Slot(uint32_t set, uint64_t tag, bool* evicted) {
-    Entry* e = SetBegin(set);
     *evicted = false;
-    if (ways_ == 4) [[likely]] {
-      if (e[0].tag == tag) return &e[0];
-      if (e[1].tag == tag) return &e[1];
-      if (e[2].tag == tag) return &e[2];
-      if (e[3].tag == tag) return &e[3];
-    } else {
-      for (uint32_t w = 0; w < ways_; ++w) {
-        if (e[w].tag == tag) return &e[w];
-      }
-    }
+    if (Entry* hit = Find(set, tag)) return hit;
+    Entry* e = SetBegin(set);
     SetMeta& m = meta_[set];
     if (m.valid < ways_) [[unlikely]] {
       for (uint32_t w = 0; w < ways_; ++w) {
