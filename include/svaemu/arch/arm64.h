@@ -188,10 +188,15 @@ class Arm64Format {
     return DecodeOther(e, level, cum);
   }
 
-  // A valid table descriptor (level > 1) within the OA size. (Pages narrow
-  // the rights by other bits: they take DecodeBits().)
-  [[gnu::always_inline]] bool FastEntry(uint64_t e, uint8_t level) const {
-    return (e & (oa_fault_mask_ | 3)) == 3 && level > 1;
+  // A valid table descriptor (level > 1) or page descriptor (level 1)
+  // within the OA size (D8.3: both are 0b11; at level 1 it is a page).
+  [[gnu::always_inline]] bool FastEntry(uint64_t e, uint8_t /*level*/) const {
+    return (e & (oa_fault_mask_ | 3)) == 3;
+  }
+  // A page descriptor narrows the rights by its own bits (PagePerms).
+  [[gnu::always_inline]] uint32_t LeafPerms(uint32_t start, uint64_t tables_and,
+                                            uint64_t tables_or, uint64_t page) const {
+    return PagePerms(start & TablePerms(tables_and, tables_or), page);
   }
   uint64_t TableAddressMask() const {
     return BitMask(Arm64Desc::kOaBits - 1, 12);
@@ -287,19 +292,23 @@ class Arm64Format {
       return BitStep{.kind = StepKind::kTable,
                      .out = e & BitMask(Arm64Desc::kOaBits - 1, 12)};
     }
-    // D8.4 stage 1 data and instruction access permissions: AP[2] (no
-    // write), AP[1]=0 (no EL0), UXN, PXN.
+    *cum = PagePerms(*cum, e);
+    return BitStep{.kind = StepKind::kLeaf,
+                   .out = e & BitMask(Arm64Desc::kOaBits - 1, 3 + 9 * level)};
+  }
+  // D8.4 stage 1 data and instruction access permissions of a page or
+  // block descriptor: AP[2] (no write), AP[1]=0 (no EL0), UXN, PXN; and a
+  // location writable from EL0 is never executable at EL1.
+  [[gnu::always_inline]] static uint32_t PagePerms(uint32_t cum, uint64_t e) {
     using namespace internal;
     uint32_t clear = static_cast<uint32_t>(e >> Arm64Desc::kPxn) & 3;
     if (Bit(e, Arm64Desc::kAp2)) clear |= kPermWrite;
     if (!Bit(e, Arm64Desc::kAp1)) clear |= kPermUser;
-    *cum &= ~clear;
-    // D8.4: a location writable from EL0 is never executable at EL1.
-    if ((*cum & (kPermUser | kPermWrite)) == (kPermUser | kPermWrite)) {
-      *cum &= ~kPermExecPriv;
+    cum &= ~clear;
+    if ((cum & (kPermUser | kPermWrite)) == (kPermUser | kPermWrite)) {
+      cum &= ~kPermExecPriv;
     }
-    return BitStep{.kind = StepKind::kLeaf,
-                   .out = e & BitMask(Arm64Desc::kOaBits - 1, 3 + 9 * level)};
+    return cum;
   }
   static_assert(Arm64Desc::kUxnTable == Arm64Desc::kPxnTable + 1 &&
                 Arm64Desc::kApTable0 == Arm64Desc::kPxnTable + 2 &&

@@ -304,14 +304,21 @@ struct BitStep {
 //   // Decode() on permission bits.
 //   BitStep DecodeBits(uint64_t entry, uint8_t level, uint32_t* cum) const;
 //   // True only for an entry that DecodeBits() decodes as a table (level
-//   // > 1) or a page (level 1) at entry & TableAddressMask(), narrowing
-//   // the permissions by TablePerms(entry, entry). May be conservative
-//   // (false sends the entry through DecodeBits()).
+//   // > 1), narrowing the permissions by TablePerms(entry, entry), or as
+//   // a page (level 1), narrowing them as LeafPerms() does, in both cases
+//   // at entry & TableAddressMask(). May be conservative (false sends the
+//   // entry through DecodeBits()).
 //   bool FastEntry(uint64_t entry, uint8_t level) const;
 //   uint64_t TableAddressMask() const;
 //   // The narrowing by a run of table entries whose AND is `tables_and`
 //   // and OR is `tables_or`: the AND of what DecodeBits() applies for each.
 //   uint32_t TablePerms(uint64_t tables_and, uint64_t tables_or) const;
+//   // The rights left of `start` by a run of table entries (AND
+//   // `tables_and`, OR `tables_or`) and then a page at level 1 that
+//   // FastEntry() accepts: with above = start & TablePerms(tables_and,
+//   // tables_or), what DecodeBits(page, 1, &above) leaves in `above`.
+//   uint32_t LeafPerms(uint32_t start, uint64_t tables_and,
+//                      uint64_t tables_or, uint64_t page) const;
 //   uint32_t Required(AccessType) const;  // bits a fault-free access needs
 //   FaultKind CheckBits(uint64_t leaf, uint8_t level, uint32_t above,
 //                       uint32_t* perms, AccessType, uint32_t required,
@@ -331,6 +338,7 @@ concept PagingFormat = requires(const F& f, uint64_t e, uint8_t l, Perms* p,
   { f.FastEntry(e, l) } -> std::same_as<bool>;
   { f.TableAddressMask() } -> std::same_as<uint64_t>;
   { f.TablePerms(e, e) } -> std::same_as<uint32_t>;
+  { f.LeafPerms(b, e, e, e) } -> std::same_as<uint32_t>;
   { f.Required(a) } -> std::same_as<uint32_t>;
   { f.CheckBits(e, l, b, pb, a, b, pf) } -> std::same_as<FaultKind>;
   { f.NeedsUpdate(e, e, a) } -> std::same_as<bool>;
@@ -404,9 +412,8 @@ template <unsigned kLevel, typename Fmt, typename Reader, typename Observer>
         obs->OnRead(LevelRead{
             .level = 1, .table = PhysAddr(st->table),
             .entry_pa = PhysAddr(entry_pa), .entry = e, .leaf = true,
-            .cumulative = PermsOf(start_cum &
-                                  fmt.TablePerms(st->tables_and & e,
-                                                 st->tables_or | e))});
+            .cumulative = PermsOf(fmt.LeafPerms(start_cum, st->tables_and,
+                                                st->tables_or, e))});
       }
     }
     return LevelOutcome::kFastLeaf;
@@ -489,8 +496,7 @@ template <typename Fmt, typename Reader, WalkObserver Observer>
       d.out = e & fmt.TableAddressMask();
       d.tables_and = st.tables_and;
       d.above = start_cum & fmt.TablePerms(st.tables_and, st.tables_or);
-      d.perms = start_cum &
-                fmt.TablePerms(st.tables_and & e, st.tables_or | e);
+      d.perms = fmt.LeafPerms(start_cum, st.tables_and, st.tables_or, e);
       return d;
     }
     const uint32_t above = start_cum & fmt.TablePerms(st.tables_and, st.tables_or);

@@ -191,6 +191,12 @@ class X86Format {
     return (e & (rsvd_ | ps | (1ull << X86Entry::kP))) == (1ull << X86Entry::kP);
   }
   uint64_t TableAddressMask() const { return addr_mask_; }
+  // A PTE narrows the rights as a table entry does (SDM 4.6.1): one more
+  // entry in the run.
+  [[gnu::always_inline]] uint32_t LeafPerms(uint32_t start, uint64_t tables_and,
+                                            uint64_t tables_or, uint64_t pte) const {
+    return start & TablePerms(tables_and & pte, tables_or | pte);
+  }
   // SDM 4.6.1: R/W and U/S must be 1 in every entry, XD 0 in every entry.
   [[gnu::always_inline]] uint32_t TablePerms(uint64_t tables_and,
                                              uint64_t tables_or) const {
