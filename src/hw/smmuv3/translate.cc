@@ -426,8 +426,9 @@ struct SmmuV3::WalkRecorder {
     const uint32_t perms = c.walker.NarrowIndex(rec.start_perms, tables_and, tables_or);
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
     const uint64_t tag = rec.walk_tag[kLevel - 2];
+    // Probed and missed before the walk, and no walk-cache fill since.
     const bool evicted =
-        wc.Fill(wc.SetOf(tag ^ (tag >> 17)), tag, [&](WalkEntry& e) {
+        wc.FillAfterMiss(wc.SetOf(tag ^ (tag >> 17)), tag, [&](WalkEntry& e) {
           e.table = rec.table[kLevel - 2];
           e.perms = perms;
           e.asid = c.asid;

@@ -88,8 +88,16 @@ class SetAssocCache {
   // set's count of valid ways (SetMeta::valid) saves the search for an
   // invalid way when the set is full, the common case of a fill.
   Entry* Slot(uint32_t set, uint64_t tag, bool* evicted) {
+    if (Entry* hit = Find(set, tag)) {
+      *evicted = false;
+      return hit;
+    }
+    return SlotAfterMiss(set, evicted);
+  }
+  // Slot() for a tag that Find(set, tag) just missed, with no fill of
+  // this set since: no search for it.
+  Entry* SlotAfterMiss(uint32_t set, bool* evicted) {
     *evicted = false;
-    if (Entry* hit = Find(set, tag)) return hit;
     Entry* e = SetBegin(set);
     SetMeta& m = meta_[set];
     if (m.valid < ways_) [[unlikely]] {
@@ -114,10 +122,16 @@ class SetAssocCache {
   bool Fill(uint32_t set, uint64_t tag, Write write) {
     bool evicted;
     Entry* slot = Slot(set, tag, &evicted);
-    BeginWrite(set);
-    write(*slot);
-    slot->tag = tag;
-    EndWrite(set);
+    FillAt(set, tag, slot, write);
+    return evicted;
+  }
+  // Fill() of a tag that Find(set, tag) just missed, with no fill of this
+  // set since (SlotAfterMiss).
+  template <typename Write>
+  bool FillAfterMiss(uint32_t set, uint64_t tag, Write write) {
+    bool evicted;
+    Entry* slot = SlotAfterMiss(set, &evicted);
+    FillAt(set, tag, slot, write);
     return evicted;
   }
   void BeginWrite(uint32_t set) { ++meta_[set].seq; }
@@ -154,6 +168,14 @@ class SetAssocCache {
   uint32_t sequence(uint32_t set) const { return meta_[set].seq; }
 
  private:
+  template <typename Write>
+  void FillAt(uint32_t set, uint64_t tag, Entry* slot, Write write) {
+    BeginWrite(set);
+    write(*slot);
+    slot->tag = tag;
+    EndWrite(set);
+  }
+
   uint32_t ways_ = 0;
   uint32_t set_mask_ = 0;
   // Per set: the sequence word, the round-robin victim and the number of
