@@ -33,7 +33,7 @@ void Stats::UnbindRange(void* begin, void* end) {
   while (it != bound_.end() && before(it->first, end)) {
     Tally* t = it->first;
     Counter* c = it->second;
-    c->Ref().fetch_add(t->value(), std::memory_order_relaxed);
+    c->own_.IncExact(t->value());
     std::erase(c->bound_, t);
     it = bound_.erase(it);
   }

@@ -27,8 +27,8 @@
 // one aligned 8-byte load or store, so a reader never sees a torn value,
 // but concurrent increments of one counter from several host threads may
 // lose counts. Use IncExact where that matters. value(), Reset() and
-// IncExact() are relaxed atomic operations. Tally::Inc is the same single
-// add. Bind()/UnbindRange() must not run while another thread reads the
+// IncExact() are relaxed atomic operations. A Tally's Inc and IncExact are
+// the same (a Counter keeps its own count in one). Bind()/UnbindRange() must not run while another thread reads the
 // counter they change (a component binds when it is built and unbinds
 // when it is destroyed, on the thread that owns it).
 #ifndef SVAEMU_SIM_STATS_H_
@@ -81,6 +81,10 @@ class Tally {
   Tally(const Tally&) = delete;
   Tally& operator=(const Tally&) = delete;
   [[gnu::always_inline]] void Inc(uint64_t n = 1) { AddTo(&v_, n); }
+  // An atomic add: no count lost to a concurrent Inc/IncExact.
+  void IncExact(uint64_t n = 1) {
+    std::atomic_ref<uint64_t>(v_).fetch_add(n, std::memory_order_relaxed);
+  }
   uint64_t value() const {
     return std::atomic_ref<uint64_t>(v_).load(std::memory_order_relaxed);
   }
@@ -96,17 +100,17 @@ class Counter {
  public:
   Counter(std::string description, std::string unit)
       : description_(std::move(description)), unit_(std::move(unit)) {}
-  [[gnu::always_inline]] void Inc(uint64_t n = 1) { AddTo(&v_, n); }
-  void IncExact(uint64_t n = 1) { Ref().fetch_add(n, std::memory_order_relaxed); }
+  [[gnu::always_inline]] void Inc(uint64_t n = 1) { own_.Inc(n); }
+  void IncExact(uint64_t n = 1) { own_.IncExact(n); }
   // The counter's own count plus those of the tallies bound to it.
   uint64_t value() const {
-    uint64_t v = std::atomic_ref<uint64_t>(v_).load(std::memory_order_relaxed);
+    uint64_t v = own_.value();
     for (const Tally* t : bound_) v += t->value();
     return v;
   }
   // Zeroes the counter and the tallies bound to it.
   void Reset() {
-    Ref().store(0, std::memory_order_relaxed);
+    own_.Reset();
     for (Tally* t : bound_) t->Reset();
   }
   const std::string& description() const { return description_; }
@@ -114,11 +118,8 @@ class Counter {
 
  private:
   friend class Stats;
-  std::atomic_ref<uint64_t> Ref() { return std::atomic_ref<uint64_t>(v_); }
 
-  // Mutable: value() is const and reads through an atomic_ref, which
-  // needs a non-const object (C++20 has no atomic_ref<const T>).
-  alignas(std::atomic_ref<uint64_t>::required_alignment) mutable uint64_t v_ = 0;
+  Tally own_;  // the counter's own count (Inc through a Counter*)
   std::string description_;
   std::string unit_;
   std::vector<Tally*> bound_;  // changed only under the Stats mutex
