@@ -28,9 +28,10 @@
 // but concurrent increments of one counter from several host threads may
 // lose counts. Use IncExact where that matters. value(), Reset() and
 // IncExact() are relaxed atomic operations. A Tally's Inc and IncExact are
-// the same (a Counter keeps its own count in one). Bind()/UnbindRange() must not run while another thread reads the
-// counter they change (a component binds when it is built and unbinds
-// when it is destroyed, on the thread that owns it).
+// the same (a Counter keeps its own count in one). Bind()/UnbindRange()
+// must not run while another thread reads the counter they change (a
+// component binds when it is built and unbinds when it is destroyed, on
+// the thread that owns it).
 #ifndef SVAEMU_SIM_STATS_H_
 #define SVAEMU_SIM_STATS_H_
 
