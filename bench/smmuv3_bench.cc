@@ -26,7 +26,11 @@ constexpr uint32_t kSsid = 1;
 
 struct Machine {
   explicit Machine(SmmuV3Config cfg = {}, bool stall = false)
-      : sim(sim::SimConfig{.trace = false}), mem(sim), alloc(mem), smmu_owned(*SmmuV3::Create(sim, mem, cfg)), smmu(*smmu_owned) {
+      : sim(sim::SimConfig{.trace = false}),
+        mem(sim),
+        alloc(mem),
+        smmu_owned(*SmmuV3::Create(sim, mem, cfg)),
+        smmu(*smmu_owned) {
     kern = *kernel::Kernel::Create(sim, alloc, {.format = arch::PtFormat::kArm64_4K48});
     driver = *SmmuV3Driver::Probe(
         sim, alloc, smmu,
