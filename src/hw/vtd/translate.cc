@@ -247,6 +247,7 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
 // and A/D writes to *cycles. True with the translation in *t, false with
 // the fault in *w.
 [[gnu::always_inline]] inline bool Vtd::WalkFirstStage(const VtdRequest& r, PasidData& pc,
+                                                       const uint32_t* pde_missed,
                                                        uint32_t* cycles,
                                                        arch::FastTranslation* t,
                                                        arch::WalkResult* w) {
@@ -271,7 +272,11 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
     start_cum = p->cum;
     return true;
   };
-  if (!probe(kLevelC<2>) && !probe(kLevelC<3>) && !probe(kLevelC<4>) && pc.levels == 5) {
+  // With `pde_missed` the caller has probed the PDE cache in that set (and
+  // charged the lookup) and missed.
+  if (pde_missed != nullptr) psc_set[0] = *pde_missed;
+  if ((pde_missed != nullptr || !probe(kLevelC<2>)) && !probe(kLevelC<3>) &&
+      !probe(kLevelC<4>) && pc.levels == 5) {
     probe(kLevelC<5>);
   }
 
@@ -381,12 +386,38 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
   if (!arch::X86Canonical(VirtAddr(r.addr), pc->levels)) [[unlikely]] {
     return Fault(r, FaultReason::kNonCanonical, pc->fpd, cycles, true);
   }
+  // The PDE cache first (6.2.4.2). On a hit (the common miss) the walk
+  // reads the PTE and fills only the IOTLB; the rest is out of line, so
+  // that this function keeps a small frame.
+  cycles += lookup_cycles_;
+  const uint64_t pde_tag = PageTag(r.addr, PscShift(2));
+  const uint32_t pde_set = psc_[0].SetOfMixed(pde_tag, pc->owner_mix);
+  const PscData* pde = psc_[0].LookupAt(pde_set, pde_tag, pc->owner);
+  if (pde == nullptr) [[unlikely]] return MissBelowPde(r, *pc, set4k, pde_set);
+  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
   arch::FastTranslation t;
   arch::WalkResult w;
-  if (!WalkFirstStage(r, *pc, &cycles, &t, &w)) [[unlikely]] {
+  if (!pc->walker.WalkTranslated<arch::NullObserver>(
+          mem_, pde->next.value(), 1, pde->cum, VirtAddr(r.addr), acc,
+          Agent::Iommu(config_.unit), pc->space, nullptr, &t, &w)) [[unlikely]] {
+    cycles += w.reads * read_cycles_ + w.ad_updates * write_cycles_;
     return Fault(r, WalkFaultReason(w), pc->fpd, cycles, true);
   }
+  cycles += t.reads * read_cycles_ + t.ad_updates * write_cycles_;
   return FillLeaf(r, *pc, t, cycles, /*missed_4k=*/true, set4k);
+}
+
+// TranslateMiss() after the PDE cache missed in set `pde_set`: the other
+// paging-structure caches, the walk and its fills.
+VtdResult Vtd::MissBelowPde(const VtdRequest& r, PasidData& pc, uint32_t set4k,
+                            uint32_t pde_set) {
+  uint32_t cycles = 3 * lookup_cycles_;  // PASID cache, 4 KiB IOTLB, PDE cache
+  arch::FastTranslation t;
+  arch::WalkResult w;
+  if (!WalkFirstStage(r, pc, &pde_set, &cycles, &t, &w)) [[unlikely]] {
+    return Fault(r, WalkFaultReason(w), pc.fpd, cycles, true);
+  }
+  return FillLeaf(r, pc, t, cycles, /*missed_4k=*/true, set4k);
 }
 
 VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles, bool ats,
@@ -450,7 +481,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
   }
   arch::FastTranslation t;
   arch::WalkResult w;
-  if (!WalkFirstStage(r, pc, &cycles, &t, &w)) [[unlikely]] {
+  if (!WalkFirstStage(r, pc, nullptr, &cycles, &t, &w)) [[unlikely]] {
     // Translation requests report first-stage faults in the completion,
     // not in the fault log (4.2.3); configuration faults above are logged.
     return Fault(req, WalkFaultReason(w), fpd, cycles, !ats);

@@ -277,8 +277,13 @@ class Vtd : public MmioDevice, public pci::IommuPort {
                        bool probed_4k, IotlbData* e4k);
   // The two halves every first-stage miss shares (translate.cc): the
   // paging-structure caches and the walk, then the IOTLB fill.
-  bool WalkFirstStage(const VtdRequest& r, PasidData& pc, uint32_t* cycles,
-                      arch::FastTranslation* t, arch::WalkResult* w);
+  // `pde_missed`: nullptr, or the set in which the caller probed the PDE
+  // cache (and charged the lookup) and missed.
+  bool WalkFirstStage(const VtdRequest& r, PasidData& pc, const uint32_t* pde_missed,
+                      uint32_t* cycles, arch::FastTranslation* t, arch::WalkResult* w);
+  // TranslateMiss() past a PDE-cache miss in set `pde_set`.
+  [[gnu::noinline]] VtdResult MissBelowPde(const VtdRequest& r, PasidData& pc, uint32_t set4k,
+                                           uint32_t pde_set);
   VtdResult FillLeaf(const VtdRequest& r, PasidData& pc, const arch::FastTranslation& t,
                      uint32_t cycles, bool missed_4k, uint32_t set4k);
   // Configuration fetch: context entry then PASID entry. On failure,
