@@ -780,6 +780,75 @@ template <typename MakeFmt, WalkObserver Observer>
                           .reads = static_cast<uint8_t>(d.depth), .ad_updates = 0};
   return true;
 }
+// RunWalkFastFrom() when the walk has nothing to do but read: every entry
+// a plain load (WalkReader::TryRead: no slow read, no checker report), a
+// table entry or (at level 1) a page that FastEntry() accepts, rights that
+// CheckBits() passes and nothing to update (NeedsUpdate). Then *fast is
+// what RunWalkFastFrom() returns, by the steps DescendBits() and
+// RunWalkFastFrom() take on that walk, entries[level - 1] holds the entry
+// read at each level from `start_level` down to 1, and the result is true.
+// Otherwise false, having done nothing observable (no report, no write, no
+// call): the caller runs the full walk, which reads the entries again and
+// takes whichever path applies. Large pages and levels outside 1..5 are
+// left to the full walk.
+template <unsigned kLevel, typename Fmt>
+[[gnu::always_inline]] inline bool TryTableStep(const mem::WalkReader& rd, const Fmt& fmt,
+                                                uint64_t va, uint64_t* table,
+                                                uint64_t* tables_and, uint64_t* tables_or,
+                                                uint64_t* entries) {
+  uint64_t e;
+  if (!rd.TryRead(PhysAddr(*table + ((va >> (9 * kLevel)) & 0xff8)),
+                  static_cast<uint8_t>(kLevel), &e) ||
+      !fmt.FastEntry(e, static_cast<uint8_t>(kLevel))) {
+    return false;
+  }
+  entries[kLevel - 1] = e;
+  *tables_and &= e;
+  *tables_or |= e;
+  *table = e & fmt.TableAddressMask();
+  return true;
+}
+template <typename Fmt>
+[[gnu::always_inline]] inline bool TryWalkFast(const mem::WalkReader& rd, const Fmt& fmt,
+                                               uint64_t table, uint8_t start_level,
+                                               uint32_t start_cum, uint64_t va, AccessType acc,
+                                               uint64_t* entries, FastTranslation* fast) {
+  uint64_t tables_and = ~0ull;  // over the table entries read
+  uint64_t tables_or = 0;
+  switch (start_level) {
+    case 5:
+      if (!TryTableStep<5>(rd, fmt, va, &table, &tables_and, &tables_or, entries)) return false;
+      [[fallthrough]];
+    case 4:
+      if (!TryTableStep<4>(rd, fmt, va, &table, &tables_and, &tables_or, entries)) return false;
+      [[fallthrough]];
+    case 3:
+      if (!TryTableStep<3>(rd, fmt, va, &table, &tables_and, &tables_or, entries)) return false;
+      [[fallthrough]];
+    case 2:
+      if (!TryTableStep<2>(rd, fmt, va, &table, &tables_and, &tables_or, entries)) return false;
+      [[fallthrough]];
+    case 1:
+      break;
+    default:
+      return false;
+  }
+  const uint64_t entry_pa = table + ((va >> 9) & 0xff8);
+  uint64_t e;
+  if (!rd.TryRead(PhysAddr(entry_pa), 1, &e) || !fmt.FastEntry(e, 1)) return false;
+  entries[0] = e;
+  uint32_t perms = fmt.LeafPerms(start_cum, tables_and, tables_or, e);
+  PermFault pf;
+  if (fmt.CheckBits(e, 1, start_cum & fmt.TablePerms(tables_and, tables_or), &perms, acc,
+                    fmt.Required(acc), &pf) != FaultKind::kNone ||
+      fmt.NeedsUpdate(tables_and, e, acc)) {
+    return false;
+  }
+  *fast = FastTranslation{.page = e & fmt.TableAddressMask(), .leaf = e, .leaf_pa = entry_pa,
+                          .perms = perms, .level = 1, .reads = start_level, .ad_updates = 0};
+  return true;
+}
+
 template <typename MakeFmt, WalkObserver Observer>
 [[gnu::always_inline]] inline bool RunWalkFast(
     mem::PhysMem& mem, MakeFmt make_fmt, const WalkStart& start, VirtAddr va,

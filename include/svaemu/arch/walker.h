@@ -74,6 +74,19 @@ class PreparedWalker {
     *fast = internal::FastOf(*fault);  // translated after A/D updates
     return true;
   }
+  // WalkTranslated() when that walk is plain reads with nothing to fault,
+  // report or update (walk.h, TryWalkFast): true with the same *fast and
+  // the entry read at each level in entries[level - 1]. False otherwise,
+  // having done nothing observable; the caller then calls
+  // WalkTranslated().
+  [[gnu::always_inline]] bool TryWalk(mem::PhysMem& mem, uint64_t table, uint8_t level,
+                                      uint32_t cumulative, VirtAddr va, AccessType acc,
+                                      SpaceId space, uint64_t* entries,
+                                      FastTranslation* fast) const {
+    const mem::WalkReader rd(mem, Agent{}, space, va);  // TryRead reports nothing
+    return internal::TryWalkFast(rd, fmt_, table, level, cumulative, va.value(), acc, entries,
+                                 fast);
+  }
   // Whether a leaf is global (x86 G; arm64 nG = 0).
   bool Global(uint64_t leaf) const { return fmt_.Global(leaf); }
 

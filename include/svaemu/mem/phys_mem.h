@@ -290,6 +290,22 @@ class WalkReader {
     return true;
   }
 
+  // Read() when it is a plain load: aligned, inside the flat part, and
+  // (checker on) the frame what the walk expects by the inline test. Else
+  // false, having done nothing observable (no report, no slow read): the
+  // caller then reads with Read(), which takes those paths.
+  [[gnu::always_inline]] bool TryRead(PhysAddr pa, uint8_t level, uint64_t* out) const {
+    const uint64_t p = pa.value();
+    if (std::rotr(p, 3) >= size_words_) return false;
+    if (check_ &&
+        !PhysMem::FastExpected(PhysMem::SlotIn(regions_[p >> PhysMem::kRegionShift], p).meta,
+                               expect_ + level * kLevelUnit, mask_, level, va_)) {
+      return false;
+    }
+    std::memcpy(out, flat_ + p, 8);
+    return true;
+  }
+
   Access MakeAccess(Purpose p, uint8_t level) const {
     return MakeAccess(p, level, agent_, space_, va_);
   }

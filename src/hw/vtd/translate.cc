@@ -240,83 +240,99 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
   return FirstStage(req, *pc, cycles, ats, /*probed_4k=*/false, nullptr);
 }
 
-// Paging-structure caches, walk and their fills for a first-stage request
-// whose IOTLB probes missed (6.2.4.2): the deepest cache hit gives the
-// walk's starting table and the rights accumulated above it; the walk
-// fills the caches of the table entries it read. Adds the lookups, reads
-// and A/D writes to *cycles. True with the translation in *t, false with
-// the fault in *w.
-[[gnu::always_inline]] inline bool Vtd::WalkFirstStage(const VtdRequest& r, PasidData& pc,
-                                                       const uint32_t* pde_missed,
-                                                       uint32_t* cycles,
-                                                       arch::FastTranslation* t,
-                                                       arch::WalkResult* w) {
+// Where a first-stage walk starts after the paging-structure caches
+// (6.2.4.2): the deepest hit's table, its level, and the rights above it
+// (PermsIndex), or the root; and the set each level's cache was probed in.
+struct Vtd::PscStart {
+  uint64_t table;
+  uint8_t level;
+  uint32_t cum;
+  uint32_t set[4];  // per level 2..5: the set probed, for the fill
+};
+
+// The paging-structure caches of a first-stage request whose IOTLB probes
+// missed, deepest first; adds their lookups to *cycles. With `pde_missed`
+// the caller has probed the PDE cache in that set (and charged the lookup)
+// and missed.
+[[gnu::always_inline]] inline void Vtd::ProbePsc(const VtdRequest& r, const PasidData& pc,
+                                                 const uint32_t* pde_missed, uint32_t* cycles,
+                                                 PscStart* s) {
   const uint64_t owner = pc.owner;
   const uint32_t lookup = lookup_cycles_;
-  // The walk's start: table, level, and the rights above it (PermsIndex).
-  uint64_t start_table = pc.fsptptr.value() & BitMask(63, 12);
-  uint8_t start_level = pc.levels;
-  uint32_t start_cum = arch::kPermIndexAll;
-  uint32_t psc_set[4] = {};  // per level 2..5: the set probed, for the fill
+  s->table = pc.fsptptr.value() & BitMask(63, 12);
+  s->level = pc.levels;
+  s->cum = arch::kPermIndexAll;
   // One level's probe, the level a constant (each cache at a fixed
-  // offset, its tag shift known). PDE (level 2) first.
+  // offset, its tag shift known).
   const auto probe = [&](auto level_c) __attribute__((always_inline)) {
     constexpr unsigned kLevel = decltype(level_c)::value;
     *cycles += lookup;
     const uint64_t tag = PageTag(r.addr, PscShift(kLevel));
-    psc_set[kLevel - 2] = psc_[kLevel - 2].SetOfMixed(tag, pc.owner_mix);
-    const PscData* p = psc_[kLevel - 2].LookupAt(psc_set[kLevel - 2], tag, owner);
+    s->set[kLevel - 2] = psc_[kLevel - 2].SetOfMixed(tag, pc.owner_mix);
+    const PscData* p = psc_[kLevel - 2].LookupAt(s->set[kLevel - 2], tag, owner);
     if (p == nullptr) return false;
-    start_table = p->next.value();
-    start_level = kLevel - 1;
-    start_cum = p->cum;
+    s->table = p->next.value();
+    s->level = kLevel - 1;
+    s->cum = p->cum;
     return true;
   };
-  // With `pde_missed` the caller has probed the PDE cache in that set (and
-  // charged the lookup) and missed.
-  if (pde_missed != nullptr) psc_set[0] = *pde_missed;
+  if (pde_missed != nullptr) s->set[0] = *pde_missed;
   if ((pde_missed != nullptr || !probe(kLevelC<2>)) && !probe(kLevelC<3>) &&
       !probe(kLevelC<4>) && pc.levels == 5) {
     probe(kLevelC<5>);
   }
+}
 
+// Fills the paging-structure caches with the table entries a walk from
+// `s` used, levels (low, s.level] top down, each with the rights
+// accumulated down to it; entries[level - 1] is the entry read at a level.
+// Every level filled was probed and missed (ProbePsc), with no fill since.
+[[gnu::always_inline]] inline void Vtd::FillPsc(const VtdRequest& r, const PasidData& pc,
+                                                const PscStart& s, const uint64_t* entries,
+                                                unsigned low) {
+  uint64_t tables_and = ~0ull;
+  uint64_t tables_or = 0;
+  const uint64_t next_mask = BitMask(config_.haw - 1, 12);
+  const auto fill = [&](auto level_c) __attribute__((always_inline)) {
+    constexpr unsigned kLevel = decltype(level_c)::value;
+    if (s.level < kLevel || low >= kLevel) return;
+    const uint64_t entry = entries[kLevel - 1];
+    tables_and &= entry;
+    tables_or |= entry;
+    psc_[kLevel - 2].InsertAfterMiss(
+        s.set[kLevel - 2], PageTag(r.addr, PscShift(kLevel)), pc.owner,
+        PscData{.next = PhysAddr(entry & next_mask),
+                .cum = pc.walker.NarrowIndex(s.cum, tables_and, tables_or)});
+  };
+  fill(kLevelC<5>);
+  fill(kLevelC<4>);
+  fill(kLevelC<3>);
+  fill(kLevelC<2>);
+}
+
+// The walk from `s` (the walker's whole walk: faults, A/D updates, the
+// checker's reports) and the paging-structure fills it allows; adds the
+// reads and A/D writes to *cycles. True with the translation in *t, false
+// with the fault in *w.
+[[gnu::always_inline]] inline bool Vtd::WalkFromStart(const VtdRequest& r, PasidData& pc,
+                                                      const PscStart& s, uint32_t* cycles,
+                                                      arch::FastTranslation* t,
+                                                      arch::WalkResult* w) {
   const VirtAddr va(r.addr);
   const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
   const Agent agent = Agent::Iommu(config_.unit);
   bool ok;
-  if (start_level == 1) {
+  if (s.level == 1) {
     // A walk from a PT reads only the leaf: nothing to fill.
-    ok = pc.walker.WalkTranslated<arch::NullObserver>(mem_, start_table, 1, start_cum, va, acc,
-                                                      agent, pc.space, nullptr, t, w);
+    ok = pc.walker.WalkTranslated<arch::NullObserver>(mem_, s.table, 1, s.cum, va, acc, agent,
+                                                      pc.space, nullptr, t, w);
   } else {
-    PscFillObserver obs(start_level);
-    ok = pc.walker.WalkTranslated(mem_, start_table, start_level, start_cum, va, acc, agent,
-                                  pc.space, &obs, t, w);
-    // Fill the paging-structure caches with the table entries the walk
-    // used (every read but the last), each with the rights accumulated
-    // down to it. On a faulting walk, only if configured.
-    if (ok || config_.fill_psc_on_fault) {
-      uint64_t tables_and = ~0ull;
-      uint64_t tables_or = 0;
-      const uint64_t next_mask = BitMask(config_.haw - 1, 12);
-      // Levels (low, start], top down (the rights narrow on the way).
-      const auto fill = [&](auto level_c) __attribute__((always_inline)) {
-        constexpr unsigned kLevel = decltype(level_c)::value;
-        if (start_level < kLevel || obs.low >= kLevel) return;
-        const uint64_t entry = obs.entry[kLevel - 1];
-        tables_and &= entry;
-        tables_or |= entry;
-        // Every level filled was probed and missed above (its set known).
-        psc_[kLevel - 2].InsertAfterMiss(
-            psc_set[kLevel - 2], PageTag(r.addr, PscShift(kLevel)), owner,
-            PscData{.next = PhysAddr(entry & next_mask),
-                    .cum = pc.walker.NarrowIndex(start_cum, tables_and, tables_or)});
-      };
-      fill(kLevelC<5>);
-      fill(kLevelC<4>);
-      fill(kLevelC<3>);
-      fill(kLevelC<2>);
-    }
+    PscFillObserver obs(s.level);
+    ok = pc.walker.WalkTranslated(mem_, s.table, s.level, s.cum, va, acc, agent, pc.space, &obs,
+                                  t, w);
+    // Every read but the last was a table entry. On a faulting walk, the
+    // fill only if configured.
+    if (ok || config_.fill_psc_on_fault) FillPsc(r, pc, s, obs.entry, obs.low);
   }
   if (ok) [[likely]] {
     *cycles += t->reads * read_cycles_ + t->ad_updates * write_cycles_;
@@ -394,27 +410,57 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
   const uint32_t pde_set = psc_[0].SetOfMixed(pde_tag, pc->owner_mix);
   const PscData* pde = psc_[0].LookupAt(pde_set, pde_tag, pc->owner);
   if (pde == nullptr) [[unlikely]] return MissBelowPde(r, *pc, set4k, pde_set);
-  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
+  // The walk from the PT that line names: here when it is one plain read
+  // with nothing to fault, report or update (PreparedWalker::TryWalk),
+  // else the whole walk out of line.
   arch::FastTranslation t;
-  arch::WalkResult w;
-  if (!pc->walker.WalkTranslated<arch::NullObserver>(
-          mem_, pde->next.value(), 1, pde->cum, VirtAddr(r.addr), acc,
-          Agent::Iommu(config_.unit), pc->space, nullptr, &t, &w)) [[unlikely]] {
-    cycles += w.reads * read_cycles_ + w.ad_updates * write_cycles_;
-    return Fault(r, WalkFaultReason(w), pc->fpd, cycles, true);
+  uint64_t entries[5];
+  if (!pc->walker.TryWalk(mem_, pde->next.value(), 1, pde->cum, VirtAddr(r.addr),
+                          {.write = r.write, .exec = r.exec, .user = !r.priv}, pc->space,
+                          entries, &t)) [[unlikely]] {
+    return MissFromStart(r, *pc, set4k,
+                         PscStart{.table = pde->next.value(), .level = 1, .cum = pde->cum,
+                                  .set = {}},
+                         cycles);
   }
-  cycles += t.reads * read_cycles_ + t.ad_updates * write_cycles_;
+  cycles += t.reads * read_cycles_;  // (no A/D update)
   return FillLeaf(r, *pc, t, cycles, /*missed_4k=*/true, set4k);
 }
 
 // TranslateMiss() after the PDE cache missed in set `pde_set`: the other
-// paging-structure caches, the walk and its fills.
+// paging-structure caches, the walk and its fills. A walk of plain reads
+// (PreparedWalker::TryWalk) is finished here; any other goes to
+// MissFromStart.
 VtdResult Vtd::MissBelowPde(const VtdRequest& r, PasidData& pc, uint32_t set4k,
                             uint32_t pde_set) {
   uint32_t cycles = 3 * lookup_cycles_;  // PASID cache, 4 KiB IOTLB, PDE cache
+  PscStart s;
+  ProbePsc(r, pc, &pde_set, &cycles, &s);
+  arch::FastTranslation t;
+  // Levels (1, s.level] are written by a walk that returns true, and only
+  // those are read (FillPsc); GCC cannot follow the levels and warns.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+  uint64_t entries[5];
+  if (!pc.walker.TryWalk(mem_, s.table, s.level, s.cum, VirtAddr(r.addr),
+                         {.write = r.write, .exec = r.exec, .user = !r.priv}, pc.space, entries,
+                         &t)) [[unlikely]] {
+    return MissFromStart(r, pc, set4k, s, cycles);
+  }
+  FillPsc(r, pc, s, entries, /*low=*/1);
+#pragma GCC diagnostic pop
+  cycles += t.reads * read_cycles_;  // (no A/D update)
+  return FillLeaf(r, pc, t, cycles, /*missed_4k=*/true, set4k);
+}
+
+// The rest of a miss whose walk from `s` is more than plain reads (after
+// a PDE-cache hit, or in MissBelowPde): the walker's whole walk, the
+// paging-structure fills it allows, the IOTLB fill or the fault.
+VtdResult Vtd::MissFromStart(const VtdRequest& r, PasidData& pc, uint32_t set4k, PscStart s,
+                             uint32_t cycles) {
   arch::FastTranslation t;
   arch::WalkResult w;
-  if (!WalkFirstStage(r, pc, &pde_set, &cycles, &t, &w)) [[unlikely]] {
+  if (!WalkFromStart(r, pc, s, &cycles, &t, &w)) [[unlikely]] {
     return Fault(r, WalkFaultReason(w), pc.fpd, cycles, true);
   }
   return FillLeaf(r, pc, t, cycles, /*missed_4k=*/true, set4k);
@@ -479,9 +525,11 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
   if (!arch::X86Canonical(VirtAddr(r.addr), pc.levels)) [[unlikely]] {
     return Fault(req, FaultReason::kNonCanonical, fpd, cycles, !ats);
   }
+  PscStart s;
+  ProbePsc(r, pc, nullptr, &cycles, &s);
   arch::FastTranslation t;
   arch::WalkResult w;
-  if (!WalkFirstStage(r, pc, nullptr, &cycles, &t, &w)) [[unlikely]] {
+  if (!WalkFromStart(r, pc, s, &cycles, &t, &w)) [[unlikely]] {
     // Translation requests report first-stage faults in the completion,
     // not in the fault log (4.2.3); configuration faults above are logged.
     return Fault(req, WalkFaultReason(w), fpd, cycles, !ats);

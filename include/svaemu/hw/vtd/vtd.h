@@ -275,15 +275,23 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   // configuration lookups so far.
   VtdResult FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles, bool ats,
                        bool probed_4k, IotlbData* e4k);
-  // The two halves every first-stage miss shares (translate.cc): the
-  // paging-structure caches and the walk, then the IOTLB fill.
-  // `pde_missed`: nullptr, or the set in which the caller probed the PDE
-  // cache (and charged the lookup) and missed.
-  bool WalkFirstStage(const VtdRequest& r, PasidData& pc, const uint32_t* pde_missed,
-                      uint32_t* cycles, arch::FastTranslation* t, arch::WalkResult* w);
+  // The parts every first-stage miss shares (translate.cc): the
+  // paging-structure caches (ProbePsc: where the walk starts), the walk
+  // and its fills (WalkFromStart; FillPsc), then the IOTLB fill (FillLeaf).
+  struct PscStart;
+  void ProbePsc(const VtdRequest& r, const PasidData& pc, const uint32_t* pde_missed,
+                uint32_t* cycles, PscStart* s);
+  void FillPsc(const VtdRequest& r, const PasidData& pc, const PscStart& s,
+               const uint64_t* entries, unsigned low);
+  bool WalkFromStart(const VtdRequest& r, PasidData& pc, const PscStart& s, uint32_t* cycles,
+                     arch::FastTranslation* t, arch::WalkResult* w);
   // TranslateMiss() past a PDE-cache miss in set `pde_set`.
   [[gnu::noinline]] VtdResult MissBelowPde(const VtdRequest& r, PasidData& pc, uint32_t set4k,
                                            uint32_t pde_set);
+  // A miss whose walk from `s` is more than plain reads (TranslateMiss,
+  // MissBelowPde); `cycles` as charged so far.
+  [[gnu::noinline]] VtdResult MissFromStart(const VtdRequest& r, PasidData& pc, uint32_t set4k,
+                                            PscStart s, uint32_t cycles);
   VtdResult FillLeaf(const VtdRequest& r, PasidData& pc, const arch::FastTranslation& t,
                      uint32_t cycles, bool missed_4k, uint32_t set4k);
   // Configuration fetch: context entry then PASID entry. On failure,
