@@ -298,9 +298,9 @@ namespace {
 
 }  // namespace
 
-// Records, by level, what a walk read: the table each entry was read from,
-// the entry's address and its value (the permissions a walk-cache fill
-// needs are recomputed from the values, for the few levels filled). A
+// Records, by level, what a walk read: the entry's address and its value
+// (the table a walk-cache fill names and the permissions it carries are
+// recomputed from the values, for the few levels filled). A
 // restarted attempt overwrites the levels it reads again, so after the walk
 // levels [last_level, start_level] describe the last attempt. Left
 // uninitialised on purpose (like the walker's path): only those levels are
@@ -312,12 +312,10 @@ struct SmmuV3::WalkRecorder {
   uint8_t start_level = 0;  // where the walk started
   uint8_t last_level = 0;   // level of the last entry read; 0: none
   uint32_t start_perms;      // the start's permissions (PermsIndex bits)
-  uint64_t table[5];
   uint64_t entry_pa[5];
   uint64_t entry[5];
   [[gnu::always_inline]] void OnRead(const arch::LevelRead& r) {
     const unsigned i = r.level - 1u;  // the walker's levels are 1..5
-    table[i] = r.table.value();
     entry_pa[i] = r.entry_pa.value();
     entry[i] = r.entry;
     last_level = r.level;
@@ -383,6 +381,7 @@ struct SmmuV3::WalkRecorder {
     start_level = 4;
   }
   rec->start_level = start_level;
+  rec->start_perms = start_perms;
   if (start_level == 1) {
     // A walk from a last-level table (an L2 walk-cache hit, the common
     // miss) reads one entry per attempt, at a known address, and fills no
@@ -392,7 +391,14 @@ struct SmmuV3::WalkRecorder {
     return c.walker.WalkTranslated<arch::NullObserver>(mem_, start_table, 1, start_perms, r.va,
                                                        acc, agent_, space, nullptr, t, w);
   }
-  rec->start_perms = start_perms;
+  // A deeper walk of plain reads (PreparedWalker::TryWalk, the common one)
+  // hands back its entries by level, as the recorder keeps them.
+  if (c.walker.TryWalk(mem_, start_table, start_level, start_perms, r.va, acc, space, rec->entry,
+                       t)) [[likely]] {
+    rec->last_level = 1;
+    rec->entry_pa[0] = t->leaf_pa;
+    return true;
+  }
   return c.walker.WalkTranslated(mem_, start_table, start_level, start_perms, r.va, acc, agent_,
                                  space, rec, t, w);
 }
@@ -429,7 +435,7 @@ struct SmmuV3::WalkRecorder {
     // Probed and missed before the walk, and no walk-cache fill since.
     const bool evicted =
         wc.FillAfterMiss(wc.SetOf(tag ^ (tag >> 17)), tag, [&](WalkEntry& e) {
-          e.table = rec.table[kLevel - 2];
+          e.table = rec.entry[kLevel - 1] & c.walker.format().TableAddressMask();
           e.perms = perms;
           e.asid = c.asid;
         });
