@@ -338,8 +338,11 @@ class SetAssocCache {
     bool link = true;
     if (v.tag != 0) {  // eviction, in place
       if (&v == memo_line_) memo_tag_ = 0;
-      if (track_owners_ && v.owner == owner) {
-        link = false;  // stays on its owner's list
+      // The line stays on its owner's list, or there are no lists: no
+      // list work (tested here, not only inside Link/Unlink, so that an
+      // eviction without lists has no call whether or not they inline).
+      if (v.owner == owner || !track_owners_) {
+        link = false;
       } else {
         Unlink(i);
       }
