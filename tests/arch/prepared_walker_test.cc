@@ -3,6 +3,7 @@
 // rights the walker reports for a run of table entries.
 #include <vector>
 
+#include "arch/walk_testutil.h"
 #include "gtest/gtest.h"
 #include "svaemu/arch/arm64.h"
 #include "svaemu/arch/pt_builder.h"
@@ -16,11 +17,6 @@ namespace svaemu::arch {
 namespace {
 
 constexpr SpaceId kSpace{3};
-
-struct Recorder {
-  std::vector<LevelRead> reads;
-  void OnRead(const LevelRead& r) { reads.push_back(r); }
-};
 
 void ExpectSameWalk(const WalkResult& a, const WalkResult& b) {
   EXPECT_EQ(a.fault, b.fault);

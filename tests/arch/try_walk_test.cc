@@ -7,6 +7,7 @@
 #include <array>
 #include <vector>
 
+#include "arch/walk_testutil.h"
 #include "gtest/gtest.h"
 #include "svaemu/arch/arm64.h"
 #include "svaemu/arch/pt_builder.h"
@@ -21,11 +22,6 @@ namespace svaemu::arch {
 namespace {
 
 constexpr SpaceId kSpace{5};
-
-struct Recorder {
-  std::vector<LevelRead> reads;
-  void OnRead(const LevelRead& r) { reads.push_back(r); }
-};
 
 class TryWalkTest : public ::testing::TestWithParam<PtFormat> {
  protected:

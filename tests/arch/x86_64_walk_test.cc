@@ -2,6 +2,7 @@
 // Vol. 3A 4.5-4.8), on page tables built in emulated memory.
 #include <vector>
 
+#include "arch/walk_testutil.h"
 #include "gtest/gtest.h"
 #include "svaemu/arch/pt_builder.h"
 #include "svaemu/arch/x86_64.h"
@@ -423,11 +424,6 @@ TEST_F(X86Walk, WalkFromLevel2StartReadsOnlyTwoEntries) {
                 .fault,
             FaultKind::kNonCanonical);
 }
-
-struct Recorder {
-  std::vector<LevelRead> reads;
-  void OnRead(const LevelRead& r) { reads.push_back(r); }
-};
 
 TEST_F(X86Walk, ObserverSeesEveryEntryTopDownWithCumulativeRights) {
   Map4K(kVa, kPa, MapAttrs{.write = false});
