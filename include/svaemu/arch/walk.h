@@ -792,17 +792,22 @@ template <typename MakeFmt, WalkObserver Observer>
 // takes whichever path applies. Large pages and levels outside 1..5 are
 // left to the full walk.
 template <unsigned kLevel, typename Fmt>
+[[gnu::always_inline]] inline bool TryEntry(const mem::WalkReader& rd, const Fmt& fmt,
+                                            uint64_t va, uint64_t table, uint64_t* entries,
+                                            uint64_t* entry_pa) {
+  *entry_pa = table + ((va >> (9 * kLevel)) & 0xff8);
+  uint64_t& e = entries[kLevel - 1];
+  return rd.TryRead(PhysAddr(*entry_pa), static_cast<uint8_t>(kLevel), &e) &&
+         fmt.FastEntry(e, static_cast<uint8_t>(kLevel));
+}
+template <unsigned kLevel, typename Fmt>
 [[gnu::always_inline]] inline bool TryTableStep(const mem::WalkReader& rd, const Fmt& fmt,
                                                 uint64_t va, uint64_t* table,
                                                 uint64_t* tables_and, uint64_t* tables_or,
                                                 uint64_t* entries) {
-  uint64_t e;
-  if (!rd.TryRead(PhysAddr(*table + ((va >> (9 * kLevel)) & 0xff8)),
-                  static_cast<uint8_t>(kLevel), &e) ||
-      !fmt.FastEntry(e, static_cast<uint8_t>(kLevel))) {
-    return false;
-  }
-  entries[kLevel - 1] = e;
+  uint64_t entry_pa;
+  if (!TryEntry<kLevel>(rd, fmt, va, *table, entries, &entry_pa)) return false;
+  const uint64_t e = entries[kLevel - 1];
   *tables_and &= e;
   *tables_or |= e;
   *table = e & fmt.TableAddressMask();
@@ -833,10 +838,9 @@ template <typename Fmt>
     default:
       return false;
   }
-  const uint64_t entry_pa = table + ((va >> 9) & 0xff8);
-  uint64_t e;
-  if (!rd.TryRead(PhysAddr(entry_pa), 1, &e) || !fmt.FastEntry(e, 1)) return false;
-  entries[0] = e;
+  uint64_t entry_pa;
+  if (!TryEntry<1>(rd, fmt, va, table, entries, &entry_pa)) return false;
+  const uint64_t e = entries[0];
   uint32_t perms = fmt.LeafPerms(start_cum, tables_and, tables_or, e);
   PermFault pf;
   if (fmt.CheckBits(e, 1, start_cum & fmt.TablePerms(tables_and, tables_or), &perms, acc,

@@ -272,19 +272,14 @@ class WalkReader {
   // `level` must be 1..5 (the walker's levels).
   [[gnu::always_inline]] bool Read(PhysAddr pa, uint8_t level, uint64_t* out) {
     const uint64_t p = pa.value();
-    // Aligned and inside memory, in one compare: a misaligned address
-    // rotates its low bits to the top.
-    if (std::rotr(p, 3) >= size_words_) [[unlikely]] {
+    if (!InFlat(p)) [[unlikely]] {
       return ReadSlow(*mem_, pa, level, agent_, space_, va_, out);
     }
-    // Inside the flat part. An untouched region has the zero region's
-    // shadow (untracked frames) and reads zeros.
+    // An untouched region has the zero region's shadow (untracked frames)
+    // and reads zeros.
     if (check_) {
-      const FrameMeta& m = PhysMem::SlotIn(regions_[p >> PhysMem::kRegionShift], p).meta;
-      if (!PhysMem::FastExpected(m, expect_ + level * kLevelUnit, mask_, level,
-                                 va_)) [[unlikely]] {
-        CheckSlow(*mem_, pa, level, agent_, space_, va_, m);
-      }
+      const FrameMeta& m = MetaOf(p);
+      if (!Expected(m, level)) [[unlikely]] CheckSlow(*mem_, pa, level, agent_, space_, va_, m);
     }
     std::memcpy(out, flat_ + p, 8);
     return true;
@@ -296,12 +291,7 @@ class WalkReader {
   // caller then reads with Read(), which takes those paths.
   [[gnu::always_inline]] bool TryRead(PhysAddr pa, uint8_t level, uint64_t* out) const {
     const uint64_t p = pa.value();
-    if (std::rotr(p, 3) >= size_words_) return false;
-    if (check_ &&
-        !PhysMem::FastExpected(PhysMem::SlotIn(regions_[p >> PhysMem::kRegionShift], p).meta,
-                               expect_ + level * kLevelUnit, mask_, level, va_)) {
-      return false;
-    }
+    if (!InFlat(p) || (check_ && !Expected(MetaOf(p), level))) return false;
     std::memcpy(out, flat_ + p, 8);
     return true;
   }
@@ -312,6 +302,17 @@ class WalkReader {
 
  private:
   static constexpr uint64_t kLevelUnit = FrameMetaHeadLevel(1);
+
+  // Aligned and inside the flat part, in one compare: a misaligned address
+  // rotates its low bits to the top.
+  [[gnu::always_inline]] bool InFlat(uint64_t p) const { return std::rotr(p, 3) < size_words_; }
+  [[gnu::always_inline]] const FrameMeta& MetaOf(uint64_t p) const {
+    return PhysMem::SlotIn(regions_[p >> PhysMem::kRegionShift], p).meta;
+  }
+  // The inline test of the frame a walk reads at `level` (FastExpected).
+  [[gnu::always_inline]] bool Expected(const FrameMeta& m, uint8_t level) const {
+    return PhysMem::FastExpected(m, expect_ + level * kLevelUnit, mask_, level, va_);
+  }
 
   static Access MakeAccess(Purpose p, uint8_t level, Agent agent,
                            SpaceId space, uint64_t va) {

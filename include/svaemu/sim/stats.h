@@ -27,8 +27,8 @@
 // one aligned 8-byte load or store, so a reader never sees a torn value,
 // but concurrent increments of one counter from several host threads may
 // lose counts. Use IncExact where that matters. value(), Reset() and
-// IncExact() are relaxed atomic operations. A Tally's Inc and IncExact are
-// the same (a Counter keeps its own count in one). Bind()/UnbindRange()
+// IncExact() are relaxed atomic operations. A Counter keeps its own count in
+// a Tally, so its Inc and IncExact are the Tally's. Bind()/UnbindRange()
 // must not run while another thread reads the counter they change (a
 // component binds when it is built and unbinds when it is destroyed, on
 // the thread that owns it).
