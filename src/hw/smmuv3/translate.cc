@@ -107,7 +107,7 @@ const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
   res->latency += cache_lookup_cycles_;
   if (CfgEntry* e = cfg_.Find(cfg_.SetOf(CfgHash(tag)), tag)) {
     cfg_stats_.hits.Inc();
-    last_cfg_ = e;
+    if (config_.fast_path) last_cfg_ = e;  // (else the inline check never matches)
     return e;
   }
   cfg_stats_.misses.Inc();
@@ -282,7 +282,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   cfg_.EndWrite(set);
   cfg_stats_.insertions.Inc();
   if (evicted) cfg_stats_.evictions.Inc();
-  last_cfg_ = slot;
+  if (config_.fast_path) last_cfg_ = slot;
   return slot;
 }
 
@@ -306,12 +306,13 @@ namespace {
 // uninitialised on purpose (like the walker's path): only those levels are
 // read. Indexed by level - 1, so the walker's per-level code (constant
 // levels) stores at constant offsets. A walk from a last-level table runs
-// without it (WalkCore).
+// without it (WalkFromStart).
 struct SmmuV3::WalkRecorder {
   uint64_t walk_tag[3];     // WalkTag() of levels 2..4, as probed
-  uint8_t start_level = 0;  // where the walk started
+  uint8_t start_level = 0;  // where the walk starts; 0: the table base faulted
   uint8_t last_level = 0;   // level of the last entry read; 0: none
-  uint32_t start_perms;      // the start's permissions (PermsIndex bits)
+  uint32_t start_perms;     // the start's permissions (PermsIndex bits)
+  uint64_t start_table;     // the start's table
   uint64_t entry_pa[5];
   uint64_t entry[5];
   [[gnu::always_inline]] void OnRead(const arch::LevelRead& r) {
@@ -322,31 +323,18 @@ struct SmmuV3::WalkRecorder {
   }
 };
 
-// Inlined into its two callers (the translate miss and ATS). The walk is
-// the CD's prepared walker (arch/walker.h: the loop WalkArm64 runs), with
-// the checks WalkArm64 makes before it done here.
-// A translation comes back as scalars (arch::FastTranslation), which the
-// callers keep in registers; only a fault fills the WalkResult.
-[[gnu::always_inline]] inline bool SmmuV3::WalkCore(
-    const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
-    WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w) {
-  const uint64_t va = r.va.value();
-  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
-  // 3.4.1: outside both TTB ranges, or EPDx = 1: a translation fault with no
-  // walk (and no walk-cache lookup).
-  const int half = arch::Arm64Half(r.va);
-  if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) [[unlikely]] {
-    *w = WalkWithoutReads(mem_, Stage1Of(c), r.va, acc,
-                          WalkOptionsOf(c, agent_, va));
-    return false;
-  }
-  const SpaceId space = half == 0 ? c.space0 : c.space1;
-  // Walk caches, deepest level first (one copy per level: constant shifts
-  // and cache addresses).
-  // The walk's start: table, level, and the rights above it (PermsIndex).
-  uint64_t start_table = 0;
-  uint8_t start_level = 0;
-  uint32_t start_perms = arch::kPermIndexAll;
+// The walk caches a miss probes, deepest level first (one copy per level:
+// constant shifts and cache addresses), from level 2 or (kProbed ==
+// kL2Miss) from level 3; the latency of each lookup is added to *latency.
+// Sets the recorder's start: the table and rights a hit names, else the
+// table base of the VA's half at level 4, or start_level 0 if that base
+// is beyond the OA size (WalkArm64's full walk: an Address size fault at
+// L0, before any read).
+template <SmmuV3::Probed kProbed>
+[[gnu::always_inline]] inline void SmmuV3::FindStart(const CfgEntry& c, uint64_t va,
+                                                     bool upper, sim::Cycles* latency,
+                                                     WalkRecorder* rec) {
+  static_assert(kProbed != Probed::kStart);
   sim::Cycles lat = *latency;
   const auto probe = [&]<uint8_t kLevel>() {
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
@@ -355,63 +343,106 @@ struct SmmuV3::WalkRecorder {
     lat += cache_lookup_cycles_;
     if (const WalkEntry* e = wc.Find(wc.SetOf(tag ^ (tag >> 17)), tag)) {
       walk_stats_[kLevel - 2].hits.Inc();
-      start_table = e->table;
-      start_level = kLevel - 1;
-      start_perms = e->perms;
+      rec->start_table = e->table;
+      rec->start_level = kLevel - 1;
+      rec->start_perms = e->perms;
       return true;
     }
     walk_stats_[kLevel - 2].misses.Inc();
     return false;
   };
-  const bool have_start = probe.template operator()<2>() ||
-                          probe.template operator()<3>() ||
-                          probe.template operator()<4>();
+  const bool hit = (kProbed == Probed::kNone && probe.template operator()<2>()) ||
+                   probe.template operator()<3>() || probe.template operator()<4>();
   *latency = lat;
-  if (!have_start) {
-    // WalkArm64's full walk: a table base above the OA size is an Address
-    // size fault at L0, before any read.
-    const PhysAddr base = half == 0 ? c.ttb0 : c.ttb1;
-    if ((base.value() & (c.walker.format().oa_fault_mask() | BitMask(63, 50))) != 0)
-        [[unlikely]] {
-      *w = arch::WalkResult{.fault = arch::FaultKind::kAddressSize,
-                            .level = 4};
-      return false;
-    }
-    start_table = base.AlignDown(kPageSize4K).value();
-    start_level = 4;
+  if (hit) return;
+  const PhysAddr base = upper ? c.ttb1 : c.ttb0;
+  rec->start_perms = arch::kPermIndexAll;
+  rec->start_table = base.AlignDown(kPageSize4K).value();
+  const bool bad = (base.value() & (c.walker.format().oa_fault_mask() | BitMask(63, 50))) != 0;
+  rec->start_level = bad ? 0 : 4;
+}
+
+// The walk from the recorder's start, by the CD's prepared walker
+// (arch/walker.h: the loop WalkArm64 runs; the checks WalkArm64 makes
+// before it are made by the callers). As PreparedWalker::WalkTranslated:
+// true with the translation in *t (scalars the callers keep in
+// registers), false with the fault in *w. `try_plain`: first try the walk
+// as plain reads (PreparedWalker::TryWalk), for a caller that has not.
+[[gnu::always_inline]] inline bool SmmuV3::WalkFromStart(const CfgEntry& c, const TransReq& r,
+                                                         bool try_plain, WalkRecorder* rec,
+                                                         arch::FastTranslation* t,
+                                                         arch::WalkResult* w) {
+  const uint64_t va = r.va.value();
+  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
+  const SpaceId space = (va >> 63) != 0 ? c.space1 : c.space0;
+  const uint64_t table = rec->start_table;
+  const uint8_t level = rec->start_level;
+  if (level == 0) [[unlikely]] {
+    *w = arch::WalkResult{.fault = arch::FaultKind::kAddressSize, .level = 4};
+    return false;
   }
-  rec->start_level = start_level;
-  rec->start_perms = start_perms;
-  if (start_level == 1) {
-    // A walk from a last-level table (an L2 walk-cache hit, the common
-    // miss) reads one entry per attempt, at a known address, and fills no
-    // walk cache: no observer needed.
+  if (level == 1) {
+    // A walk from a last-level table (an L2 walk-cache hit) reads one entry
+    // per attempt, at a known address, and fills no walk cache: no
+    // observer needed.
     rec->last_level = 1;
-    rec->entry_pa[0] = start_table + ((va >> 9) & 0xff8);
-    return c.walker.WalkTranslated<arch::NullObserver>(mem_, start_table, 1, start_perms, r.va,
+    rec->entry_pa[0] = table + ((va >> 9) & 0xff8);
+    return c.walker.WalkTranslated<arch::NullObserver>(mem_, table, 1, rec->start_perms, r.va,
                                                        acc, agent_, space, nullptr, t, w);
   }
-  // A deeper walk of plain reads (PreparedWalker::TryWalk, the common one)
-  // hands back its entries by level, as the recorder keeps them.
-  if (c.walker.TryWalk(mem_, start_table, start_level, start_perms, r.va, acc, space, rec->entry,
-                       t)) [[likely]] {
+  // A deeper walk of plain reads hands back its entries by level, as the
+  // recorder keeps them.
+  if (try_plain && c.walker.TryWalk(mem_, table, level, rec->start_perms, r.va, acc, space,
+                                    rec->entry, t)) [[likely]] {
     rec->last_level = 1;
     rec->entry_pa[0] = t->leaf_pa;
     return true;
   }
-  return c.walker.WalkTranslated(mem_, start_table, start_level, start_perms, r.va, acc, agent_,
-                                 space, rec, t, w);
+  return c.walker.WalkTranslated(mem_, table, level, rec->start_perms, r.va, acc, agent_, space,
+                                 rec, t, w);
+}
+
+// Inlined into its callers (the general miss and ATS): WalkArm64's checks
+// before a walk, the walk caches, the walk.
+[[gnu::always_inline]] inline bool SmmuV3::WalkCore(const CfgEntry& c, const TransReq& r,
+                                                    sim::Cycles* latency, WalkRecorder* rec,
+                                                    arch::FastTranslation* t,
+                                                    arch::WalkResult* w) {
+  // 3.4.1: outside both TTB ranges, or EPDx = 1: a translation fault with no
+  // walk (and no walk-cache lookup).
+  const int half = arch::Arm64Half(r.va);
+  if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) [[unlikely]] {
+    *w = WalkWithoutReads(mem_, Stage1Of(c), r.va,
+                          {.write = r.write, .exec = r.exec, .user = !r.priv},
+                          WalkOptionsOf(c, agent_, r.va.value()));
+    return false;
+  }
+  FindStart<Probed::kNone>(c, r.va.value(), half != 0, latency, rec);
+  return WalkFromStart(c, r, /*try_plain=*/true, rec, t, w);
+}
+
+[[gnu::always_inline]] inline void SmmuV3::FillTlb(const CfgEntry& c, uint64_t va,
+                                                   const arch::FastTranslation& t,
+                                                   uint64_t ttag, uint32_t tset) {
+  const bool evicted = tlb_.Fill(tset, ttag, [&](TlbEntry& e) {
+    // The 4 KiB piece of the leaf that holds va.
+    e.pa = t.Pa(va) & ~0xfffull;
+    e.ok = kOkBitsOf[t.perms];
+    e.leaf_level = t.level;
+    e.global = c.walker.Global(t.leaf);
+    e.asid = c.asid;
+  });
+  tlb_stats_.insertions.Inc();
+  if (evicted) tlb_stats_.evictions.Inc();
 }
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
     const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
-    const arch::WalkResult& w, const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
+    uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
     sim::Cycles* latency, PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
-  const uint32_t reads = ok ? t.reads : w.reads;
   walk_reads_.Inc(reads);
-  *latency += reads * mem_read_cycles_ +
-              (ok ? t.ad_updates : w.ad_updates) * mem_write_cycles_;
+  *latency += reads * mem_read_cycles_ + ad_updates * mem_write_cycles_;
   const unsigned last = rec.last_level;
   if (last == 0) return;  // nothing read (no fills, no TLB entry)
   *last_entry_pa = PhysAddr(rec.entry_pa[last - 1]);
@@ -447,41 +478,37 @@ struct SmmuV3::WalkRecorder {
     fill.template operator()<3>();
     fill.template operator()<2>();
   }
-  if (ok) [[likely]] {
-    const bool evicted =
-        tlb_.Fill(tset, ttag, [&](TlbEntry& e) {
-          // The 4 KiB piece of the leaf that holds va.
-          e.pa = t.Pa(va) & ~0xfffull;
-          e.ok = kOkBitsOf[t.perms];
-          e.leaf_level = t.level;
-          e.global = c.walker.Global(t.leaf);
-          e.asid = c.asid;
-        });
-    tlb_stats_.insertions.Inc();
-    if (evicted) tlb_stats_.evictions.Inc();
-  }
+  if (ok) [[likely]] FillTlb(c, va, t, ttag, tset);
 }
 
-[[gnu::always_inline]] inline TransResult SmmuV3::WalkMiss(
-    const CfgEntry& c, const TransReq& r, uint64_t ttag, uint32_t tset,
-    sim::Cycles latency, pci::DmaCompletion* done) {
-  WalkRecorder rec;
-  arch::FastTranslation t;
-  arch::WalkResult w;
-  const bool ok = WalkCore(c, r, &latency, &rec, &t, &w);
-  PhysAddr last_entry;
-  AfterWalk(c, r, ok, t, w, rec, ttag, tset, &latency, &last_entry);
-  translate_cycles_.Inc(latency);
-  if (!ok) [[unlikely]] {
-    return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault),
-                 last_entry, done);
-  }
-  // The TLB entry just filled holds kOkBitsOf[t.perms].
+namespace {
+
+// A translated request's result: `t` translates it, and the TLB entry just
+// filled holds kOkBitsOf[t.perms].
+[[gnu::always_inline]] inline TransResult Translated(const TransReq& r,
+                                                     const arch::FastTranslation& t,
+                                                     sim::Cycles latency) {
   return TransResult{
       .pa = PhysAddr(t.Pa(r.va.value())),
       .latency = latency,
       .status = TransStatus::kTranslated,
       .writable = (kOkBitsOf[t.perms] & AccessBit(true, false, r.priv)) != 0};
+}
+
+}  // namespace
+
+[[gnu::always_inline]] inline TransResult SmmuV3::AfterWalkResult(
+    const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
+    const arch::WalkResult& w, const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
+    sim::Cycles latency, pci::DmaCompletion* done) {
+  PhysAddr last_entry;
+  AfterWalk(c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec, ttag,
+            tset, &latency, &last_entry);
+  translate_cycles_.Inc(latency);
+  if (!ok) [[unlikely]] {
+    return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault), last_entry, done);
+  }
+  return Translated(r, t, latency);
 }
 
 TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
@@ -507,12 +534,91 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
   return WalkMiss(c, r, tag, set, latency, done);
 }
 
+TransResult SmmuV3::WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, uint32_t tset,
+                             sim::Cycles latency, pci::DmaCompletion* done) {
+  WalkRecorder rec;
+  arch::FastTranslation t;
+  arch::WalkResult w;
+  const bool ok = WalkCore(c, r, &latency, &rec, &t, &w);
+  return AfterWalkResult(c, r, ok, t, w, rec, ttag, tset, latency, done);
+}
+
+// The common miss (a DMA stream within 2 MiB): the L2 walk cache hits and
+// the walk from the last-level table it names is one plain read
+// (PreparedWalker::TryWalk), finished here in a small frame. The rest is
+// out of line, with what was probed handed on (no lookup is made or
+// counted twice).
 TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag,
                                      uint32_t tset) {
   // What LookupConfig() (a hit on `c`) and Walk() (a TLB miss) count.
   cfg_stats_.hits.Inc();
   tlb_stats_.misses.Inc();
-  return WalkMiss(c, r, ttag, tset, 2 * cache_lookup_cycles_, nullptr);
+  const uint64_t va = r.va.value();
+  // The VA is canonical (the inline check): bit 63 picks the half. 3.4.1:
+  // EPDx = 1 faults with no walk-cache lookup.
+  const bool upper = (va >> 63) != 0;
+  if (upper ? c.epd1 : c.epd0) [[unlikely]] {
+    return WalkMiss(c, r, ttag, tset, 2 * cache_lookup_cycles_, nullptr);
+  }
+  SetAssocCache<WalkEntry>& wc = walk_[0];
+  const uint64_t l2_tag = WalkTag(c.asid, va, 2);
+  const WalkEntry* l2 = wc.Find(wc.SetOf(l2_tag ^ (l2_tag >> 17)), l2_tag);
+  if (l2 == nullptr) [[unlikely]] return MissBelowL2(c, r, ttag, tset, l2_tag);
+  walk_stats_[0].hits.Inc();
+  arch::FastTranslation t;
+  uint64_t entry;
+  if (!c.walker.TryWalk(mem_, l2->table, 1, l2->perms, r.va,
+                        {.write = r.write, .exec = r.exec, .user = !r.priv},
+                        upper ? c.space1 : c.space0, &entry, &t)) [[unlikely]] {
+    WalkRecorder rec;
+    rec.start_table = l2->table;
+    rec.start_level = 1;
+    rec.start_perms = l2->perms;
+    return MissFromStart(c, r, ttag, tset, &rec, 3 * cache_lookup_cycles_);
+  }
+  walk_reads_.Inc(1);
+  // Configuration, TLB and L2 walk-cache lookups, one read (no update).
+  const sim::Cycles latency = 3 * cache_lookup_cycles_ + mem_read_cycles_;
+  FillTlb(c, va, t, ttag, tset);
+  translate_cycles_.Inc(latency);
+  return Translated(r, t, latency);
+}
+
+TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t ttag,
+                                uint32_t tset, uint64_t l2_tag) {
+  walk_stats_[0].misses.Inc();
+  WalkRecorder rec;
+  rec.walk_tag[0] = l2_tag;
+  sim::Cycles latency = 3 * cache_lookup_cycles_;  // configuration, TLB, L2 walk cache
+  const uint64_t va = r.va.value();
+  FindStart<Probed::kL2Miss>(c, va, (va >> 63) != 0, &latency, &rec);
+  // Levels [1, start_level] are written by a walk that returns true, and
+  // only those are read (AfterWalk); GCC cannot follow the levels and warns.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+  // (A start_level of 0, the base's fault, is declined by TryWalk.)
+  arch::FastTranslation t;
+  if (!c.walker.TryWalk(mem_, rec.start_table, rec.start_level, rec.start_perms, r.va,
+                        {.write = r.write, .exec = r.exec, .user = !r.priv},
+                        (va >> 63) != 0 ? c.space1 : c.space0, rec.entry, &t)) [[unlikely]] {
+    return MissFromStart(c, r, ttag, tset, &rec, latency);
+  }
+  rec.last_level = 1;
+  rec.entry_pa[0] = t.leaf_pa;
+  PhysAddr last_entry;
+  AfterWalk(c, r, /*ok=*/true, t, t.reads, /*ad_updates=*/0, rec, ttag, tset, &latency,
+            &last_entry);
+#pragma GCC diagnostic pop
+  translate_cycles_.Inc(latency);
+  return Translated(r, t, latency);
+}
+
+TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t ttag,
+                                  uint32_t tset, WalkRecorder* rec, sim::Cycles latency) {
+  arch::FastTranslation t;
+  arch::WalkResult w;
+  const bool ok = WalkFromStart(c, r, /*try_plain=*/false, rec, &t, &w);
+  return AfterWalkResult(c, r, ok, t, w, *rec, ttag, tset, latency, nullptr);
 }
 
 [[gnu::noinline]] TransResult SmmuV3::Fault(const CfgEntry* c, const TransReq& r, TransResult res,
@@ -616,7 +722,8 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   const bool ok = WalkCore(*c, r, &res.latency, &rec, &t, &w);
   PhysAddr last;
   const uint64_t ttag = TlbTag(c->asid, r.va.value());
-  AfterWalk(*c, r, ok, t, w, rec, ttag, tlb_.SetOf(TlbHash(ttag)), &res.latency, &last);
+  AfterWalk(*c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec, ttag,
+            tlb_.SetOf(TlbHash(ttag)), &res.latency, &last);
   translate_cycles_.Inc(res.latency);
   if (!ok) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device

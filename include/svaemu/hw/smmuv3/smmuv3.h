@@ -116,6 +116,12 @@ struct SmmuV3Config {
   CacheGeometry tlb{.sets = 256, .ways = 4};
   CacheGeometry walk_cache{.sets = 16, .ways = 4};  // per level (L0..L2)
   SmmuV3Latencies latency;
+  // The inline TLB-hit check and the common-miss path behind it
+  // (TranslateTlbMiss). Off: every request takes the general path
+  // (TranslateSlow), with the same results, latencies, events, cache
+  // contents and counters. For differential tests and for bisecting a
+  // suspected fast-path bug; not a hardware feature.
+  bool fast_path = true;
 };
 
 // The direct (non-virtual) translation interface.
@@ -255,28 +261,58 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
                               bool record);
   const CfgEntry* ConfigError(const TransReq& r, TransResult* res,
                               EventType type, PhysAddr fetch, bool record);
-  // What a walk read, by level (translate.cc).
+  // What a walk read, by level, and where it started (translate.cc).
   struct WalkRecorder;
-  // Walk caches and the walk (the latency of the walk-cache lookups is
-  // added to *latency). As PreparedWalker::WalkTranslated: true with the
-  // translation in *t, false with the fault in *w.
+  // Which walk caches a miss has probed before FindStart (the common miss
+  // probes the L2 walk cache itself, TranslateTlbMiss).
+  enum class Probed {
+    kNone,    // none: FindStart probes levels 2, 3, 4
+    kL2Miss,  // the L2 walk cache missed (counted; its tag in the recorder)
+    kStart,   // all it needed: the recorder names the start
+  };
+  // The walk caches below those probed (each lookup's latency is added to
+  // *latency); sets the recorder's start (translate.cc).
+  template <Probed kProbed>
+  void FindStart(const CfgEntry& c, uint64_t va, bool upper, sim::Cycles* latency,
+                 WalkRecorder* rec);
+  // The walk from the recorder's start. As PreparedWalker::WalkTranslated:
+  // true with the translation in *t, false with the fault in *w.
+  bool WalkFromStart(const CfgEntry& c, const TransReq& r, bool try_plain, WalkRecorder* rec,
+                     arch::FastTranslation* t, arch::WalkResult* w);
+  // The checks before a walk, FindStart<kNone>, WalkFromStart.
   bool WalkCore(const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
                 WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w);
-  // Counts and charges the walk's reads and A/D updates (of `t` if `ok`,
-  // else of `w`), fills the walk caches and (if `ok`) the TLB at `ttag`
-  // in `tset` (TlbTag() and its set), and names the last entry read (for
-  // F_WALK_EABT). No fault handling.
-  void AfterWalk(const CfgEntry& c, const TransReq& r, bool ok,
-                 const arch::FastTranslation& t, const arch::WalkResult& w,
-                 const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
-                 sim::Cycles* latency, PhysAddr* last_entry_pa);
+  // Counts and charges the walk's `reads` and `ad_updates`, fills the walk
+  // caches and (if `ok`) the TLB with `t` at `ttag` in `tset` (TlbTag()
+  // and its set), and names the last entry read (for F_WALK_EABT). No
+  // fault handling.
+  void AfterWalk(const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
+                 uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, uint64_t ttag,
+                 uint32_t tset, sim::Cycles* latency, PhysAddr* last_entry_pa);
+  // AfterWalk, "translate.cycles", then the translation or the fault.
+  TransResult AfterWalkResult(const CfgEntry& c, const TransReq& r, bool ok,
+                              const arch::FastTranslation& t, const arch::WalkResult& w,
+                              const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
+                              sim::Cycles latency, pci::DmaCompletion* done);
+  // The TLB fill of a translation `t` of `va` at `ttag` in `tset`.
+  void FillTlb(const CfgEntry& c, uint64_t va, const arch::FastTranslation& t, uint64_t ttag,
+               uint32_t tset);
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
-  // After a TLB miss: WalkCore(), then the translation or the fault. Adds
-  // the total latency to "translate.cycles". `ttag`, `tset`: as AfterWalk.
-  TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag,
-                       uint32_t tset, sim::Cycles latency, pci::DmaCompletion* done);
+  // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`:
+  // as AfterWalk.
+  TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, uint32_t tset,
+                       sim::Cycles latency, pci::DmaCompletion* done);
+  // TranslateTlbMiss's out-of-line continuations: the L2 walk cache missed
+  // with tag `l2_tag` (the other walk caches, the walk, its fills; a walk
+  // of plain reads is finished there), and a walk that is more than plain
+  // reads from the start in *rec (`latency`: the lookups so far).
+  [[gnu::noinline]] TransResult MissBelowL2(const CfgEntry& c, const TransReq& r,
+                                            uint64_t ttag, uint32_t tset, uint64_t l2_tag);
+  [[gnu::noinline]] TransResult MissFromStart(const CfgEntry& c, const TransReq& r,
+                                              uint64_t ttag, uint32_t tset, WalkRecorder* rec,
+                                              sim::Cycles latency);
   TransResult Fault(const CfgEntry* c, const TransReq& r, TransResult res,
                     EventType type, PhysAddr fetch_addr,
                     pci::DmaCompletion* done);
