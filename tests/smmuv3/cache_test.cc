@@ -3,6 +3,7 @@
 #include "gtest/gtest.h"
 #include "svaemu/arch/pt_builder.h"
 #include "smmuv3/smmu_testutil.h"
+#include "svaemu/sim/rng.h"
 
 namespace svaemu::hw::smmuv3 {
 namespace {
@@ -248,6 +249,32 @@ TEST(SmmuSetAssocCache, FillTakesTheMatchingWayThenTheFirstFreeWayThenTheRoundRo
     }
     EXPECT_GT(evictions, 0u);
   }
+}
+
+}  // namespace
+}  // namespace svaemu::hw::smmuv3
+
+namespace svaemu::hw::smmuv3 {
+namespace {
+
+// The miss paths derive each walk cache's tag from the TLB tag; it must be
+// the tag WalkTag() gives the same ASID and VA (the invalidations match
+// that one), for both halves and every level a walk cache keeps.
+TEST(SmmuWalkTag, FromTheTlbTagIsTheWalkTagOfTheSameAsidAndVa) {
+  sim::Rng rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t low = rng.Next() & ((1ull << 48) - 1);
+    const uint64_t va = rng.Uniform(2) == 0 ? low : (low | 0xffff'0000'0000'0000ull);
+    const auto asid = static_cast<uint16_t>(rng.Next());
+    for (uint8_t level = 2; level <= 4; ++level) {
+      ASSERT_EQ(WalkTagOf(TlbTag(asid, va), level), WalkTag(asid, va, level))
+          << std::hex << va << " asid " << asid << " level " << int{level};
+    }
+  }
+  // Neighbouring VAs share a level's tag exactly when they share its table.
+  EXPECT_EQ(WalkTagOf(TlbTag(1, 0x4000'0000), 2), WalkTagOf(TlbTag(1, 0x401f'f000), 2));
+  EXPECT_NE(WalkTagOf(TlbTag(1, 0x4000'0000), 2), WalkTagOf(TlbTag(1, 0x4020'0000), 2));
+  EXPECT_NE(WalkTagOf(TlbTag(1, 0x4000'0000), 2), WalkTagOf(TlbTag(2, 0x4000'0000), 2));
 }
 
 }  // namespace

@@ -269,6 +269,18 @@ class Arm64Format {
                                           AccessType acc) const {
     return Updated(leaf, true, acc) != leaf;
   }
+  // A leaf a walk takes as read, in one test (TryWalkFast's acceptance):
+  // true only if CheckBits() passes leaving `perms` as they are and
+  // NeedsUpdate() is false. AF set (no Access flag fault, nothing for HA to
+  // set) and the rights hold what the access requires and, for a write,
+  // the write right (so AP[2] = 0: nothing for HD to clear). It declines
+  // some walks that need no update (a write-and-execute request to a page
+  // it may not write); those take the full walk.
+  [[gnu::always_inline]] bool PlainLeaf(uint64_t /*tables_and*/, uint64_t leaf, uint32_t perms,
+                                        AccessType acc) const {
+    const uint32_t need = Required(acc) | (acc.write ? internal::kPermWrite : 0);
+    return Bit(leaf, Arm64Desc::kAf) && (perms & need) == need;
+  }
 
   bool Global(uint64_t leaf) const { return !Bit(leaf, Arm64Desc::kNg); }
 

@@ -342,6 +342,7 @@ concept PagingFormat = requires(const F& f, uint64_t e, uint8_t l, Perms* p,
   { f.Required(a) } -> std::same_as<uint32_t>;
   { f.CheckBits(e, l, b, pb, a, b, pf) } -> std::same_as<FaultKind>;
   { f.NeedsUpdate(e, e, a) } -> std::same_as<bool>;
+  { f.PlainLeaf(e, e, b, a) } -> std::same_as<bool>;
 };
 
 // Reads for Descend(): Read64 with the caller's Access, level set per read.
@@ -782,9 +783,9 @@ template <typename MakeFmt, WalkObserver Observer>
 }
 // RunWalkFastFrom() when the walk has nothing to do but read: every entry
 // a plain load (WalkReader::TryRead: no slow read, no checker report), a
-// table entry or (at level 1) a page that FastEntry() accepts, rights that
-// CheckBits() passes and nothing to update (NeedsUpdate). Then *fast is
-// what RunWalkFastFrom() returns, by the steps DescendBits() and
+// table entry or (at level 1) a page that FastEntry() accepts, and a leaf
+// that PlainLeaf() accepts (CheckBits() passes, nothing to update). Then
+// *fast is what RunWalkFastFrom() returns, by the steps DescendBits() and
 // RunWalkFastFrom() take on that walk, entries[level - 1] holds the entry
 // read at each level from `start_level` down to 1, and the result is true.
 // Otherwise false, having done nothing observable (no report, no write, no
@@ -841,13 +842,8 @@ template <typename Fmt>
   uint64_t entry_pa;
   if (!TryEntry<1>(rd, fmt, va, table, entries, &entry_pa)) return false;
   const uint64_t e = entries[0];
-  uint32_t perms = fmt.LeafPerms(start_cum, tables_and, tables_or, e);
-  PermFault pf;
-  if (fmt.CheckBits(e, 1, start_cum & fmt.TablePerms(tables_and, tables_or), &perms, acc,
-                    fmt.Required(acc), &pf) != FaultKind::kNone ||
-      fmt.NeedsUpdate(tables_and, e, acc)) {
-    return false;
-  }
+  const uint32_t perms = fmt.LeafPerms(start_cum, tables_and, tables_or, e);
+  if (!fmt.PlainLeaf(tables_and, e, perms, acc)) return false;
   *fast = FastTranslation{.page = e & fmt.TableAddressMask(), .leaf = e, .leaf_pa = entry_pa,
                           .perms = perms, .level = 1, .reads = start_level, .ad_updates = 0};
   return true;

@@ -273,6 +273,14 @@ class X86Format {
     const uint64_t leaf_want = a_ | (acc.write ? d_ : 0);
     return (((tables_and & a_) ^ a_) | ((leaf & leaf_want) ^ leaf_want)) != 0;
   }
+  // A leaf a walk takes as read (TryWalkFast's acceptance): CheckBits()
+  // passes and NeedsUpdate() is false.
+  [[gnu::always_inline]] bool PlainLeaf(uint64_t tables_and, uint64_t leaf, uint32_t perms,
+                                        AccessType acc) const {
+    PermFault pf;
+    return CheckBits(leaf, 1, 0, &perms, acc, Required(acc), &pf) == FaultKind::kNone &&
+           !NeedsUpdate(tables_and, leaf, acc);
+  }
 
   bool Global(uint64_t leaf) const { return Bit(leaf, X86Entry::kG); }
 

@@ -331,14 +331,14 @@ struct SmmuV3::WalkRecorder {
 // is beyond the OA size (WalkArm64's full walk: an Address size fault at
 // L0, before any read).
 template <SmmuV3::Probed kProbed>
-[[gnu::always_inline]] inline void SmmuV3::FindStart(const CfgEntry& c, uint64_t va,
+[[gnu::always_inline]] inline void SmmuV3::FindStart(const CfgEntry& c, uint64_t ttag,
                                                      bool upper, sim::Cycles* latency,
                                                      WalkRecorder* rec) {
   static_assert(kProbed != Probed::kStart);
   sim::Cycles lat = *latency;
   const auto probe = [&]<uint8_t kLevel>() {
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
-    const uint64_t tag = WalkTag(c.asid, va, kLevel);
+    const uint64_t tag = WalkTagOf(ttag, kLevel);
     rec->walk_tag[kLevel - 2] = tag;
     lat += cache_lookup_cycles_;
     if (const WalkEntry* e = wc.Find(wc.SetOf(tag ^ (tag >> 17)), tag)) {
@@ -405,7 +405,8 @@ template <SmmuV3::Probed kProbed>
 // Inlined into its callers (the general miss and ATS): WalkArm64's checks
 // before a walk, the walk caches, the walk.
 [[gnu::always_inline]] inline bool SmmuV3::WalkCore(const CfgEntry& c, const TransReq& r,
-                                                    sim::Cycles* latency, WalkRecorder* rec,
+                                                    uint64_t ttag, sim::Cycles* latency,
+                                                    WalkRecorder* rec,
                                                     arch::FastTranslation* t,
                                                     arch::WalkResult* w) {
   // 3.4.1: outside both TTB ranges, or EPDx = 1: a translation fault with no
@@ -417,7 +418,7 @@ template <SmmuV3::Probed kProbed>
                           WalkOptionsOf(c, agent_, r.va.value()));
     return false;
   }
-  FindStart<Probed::kNone>(c, r.va.value(), half != 0, latency, rec);
+  FindStart<Probed::kNone>(c, ttag, half != 0, latency, rec);
   return WalkFromStart(c, r, /*try_plain=*/true, rec, t, w);
 }
 
@@ -539,7 +540,7 @@ TransResult SmmuV3::WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;
-  const bool ok = WalkCore(c, r, &latency, &rec, &t, &w);
+  const bool ok = WalkCore(c, r, ttag, &latency, &rec, &t, &w);
   return AfterWalkResult(c, r, ok, t, w, rec, ttag, tset, latency, done);
 }
 
@@ -561,7 +562,7 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
     return WalkMiss(c, r, ttag, tset, 2 * cache_lookup_cycles_, nullptr);
   }
   SetAssocCache<WalkEntry>& wc = walk_[0];
-  const uint64_t l2_tag = WalkTag(c.asid, va, 2);
+  const uint64_t l2_tag = WalkTagOf(ttag, 2);
   const WalkEntry* l2 = wc.Find(wc.SetOf(l2_tag ^ (l2_tag >> 17)), l2_tag);
   if (l2 == nullptr) [[unlikely]] return MissBelowL2(c, r, ttag, tset, l2_tag);
   walk_stats_[0].hits.Inc();
@@ -591,7 +592,7 @@ TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t t
   rec.walk_tag[0] = l2_tag;
   sim::Cycles latency = 3 * cache_lookup_cycles_;  // configuration, TLB, L2 walk cache
   const uint64_t va = r.va.value();
-  FindStart<Probed::kL2Miss>(c, va, (va >> 63) != 0, &latency, &rec);
+  FindStart<Probed::kL2Miss>(c, ttag, (va >> 63) != 0, &latency, &rec);
   // Levels [1, start_level] are written by a walk that returns true, and
   // only those are read (AfterWalk); GCC cannot follow the levels and warns.
 #pragma GCC diagnostic push
@@ -719,9 +720,9 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;
-  const bool ok = WalkCore(*c, r, &res.latency, &rec, &t, &w);
-  PhysAddr last;
   const uint64_t ttag = TlbTag(c->asid, r.va.value());
+  const bool ok = WalkCore(*c, r, ttag, &res.latency, &rec, &t, &w);
+  PhysAddr last;
   AfterWalk(*c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec, ttag,
             tlb_.SetOf(TlbHash(ttag)), &res.latency, &last);
   translate_cycles_.Inc(res.latency);

@@ -275,6 +275,13 @@ constexpr uint64_t WalkTag(uint16_t asid, uint64_t va, uint8_t level) {
   return kTagValid | (uint64_t{asid} << 37) | ((va >> 63) << 36) |
          ((va >> shift) & ((1ull << (48 - shift)) - 1));
 }
+// WalkTag() from the TlbTag() of the same ASID and VA: the same valid bit,
+// ASID and half, and the VPN shifted down to the bits above the level's
+// table (fewer instructions than from the VA).
+constexpr uint64_t WalkTagOf(uint64_t tlb_tag, uint8_t level) {
+  constexpr uint64_t kVpn = (1ull << 36) - 1;
+  return (tlb_tag & ~kVpn) | ((tlb_tag & kVpn) >> (9 * (level - 1)));
+}
 
 }  // namespace svaemu::hw::smmuv3
 

@@ -270,17 +270,19 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
     kL2Miss,  // the L2 walk cache missed (counted; its tag in the recorder)
     kStart,   // all it needed: the recorder names the start
   };
-  // The walk caches below those probed (each lookup's latency is added to
-  // *latency); sets the recorder's start (translate.cc).
+  // The walk caches below those probed for the request whose TlbTag() is
+  // `ttag` (each lookup's latency is added to *latency); sets the
+  // recorder's start (translate.cc).
   template <Probed kProbed>
-  void FindStart(const CfgEntry& c, uint64_t va, bool upper, sim::Cycles* latency,
+  void FindStart(const CfgEntry& c, uint64_t ttag, bool upper, sim::Cycles* latency,
                  WalkRecorder* rec);
   // The walk from the recorder's start. As PreparedWalker::WalkTranslated:
   // true with the translation in *t, false with the fault in *w.
   bool WalkFromStart(const CfgEntry& c, const TransReq& r, bool try_plain, WalkRecorder* rec,
                      arch::FastTranslation* t, arch::WalkResult* w);
-  // The checks before a walk, FindStart<kNone>, WalkFromStart.
-  bool WalkCore(const CfgEntry& c, const TransReq& r, sim::Cycles* latency,
+  // The checks before a walk, FindStart<kNone>, WalkFromStart. `ttag`: the
+  // request's TlbTag().
+  bool WalkCore(const CfgEntry& c, const TransReq& r, uint64_t ttag, sim::Cycles* latency,
                 WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w);
   // Counts and charges the walk's `reads` and `ad_updates`, fills the walk
   // caches and (if `ok`) the TLB with `t` at `ttag` in `tset` (TlbTag()
