@@ -31,6 +31,7 @@
 #ifndef SVAEMU_ARCH_ARM64_H_
 #define SVAEMU_ARCH_ARM64_H_
 
+#include <array>
 #include <cstdint>
 
 #include "svaemu/arch/walk.h"
@@ -147,6 +148,29 @@ struct Arm64Stage1Config {
 };
 
 // The format descriptor for internal::RunWalk.
+namespace internal {
+// D8.4 stage 1 data and instruction access permissions of a page or block
+// descriptor: AP[2] (no write), AP[1]=0 (no EL0), UXN, PXN; and a location
+// writable from EL0 is never executable at EL1. `cum`: the rights above
+// (PermsIndex bits); `bits`: PXN, UXN, AP[1], AP[2] in bits 4, 5, 6, 7.
+constexpr uint32_t Arm64PagePermsRule(uint32_t cum, uint32_t bits) {
+  uint32_t clear = (bits >> 4) & 3;                // PXN, UXN
+  if ((bits >> 7) & 1) clear |= kPermWrite;        // AP[2]
+  if (((bits >> 6) & 1) == 0) clear |= kPermUser;  // AP[1]
+  cum &= ~clear;
+  if ((cum & (kPermUser | kPermWrite)) == (kPermUser | kPermWrite)) cum &= ~kPermExecPriv;
+  return cum;
+}
+// Arm64PagePermsRule() by index (rights | bits).
+inline constexpr std::array<uint8_t, 256> kArm64PagePerms = [] {
+  std::array<uint8_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    t[i] = static_cast<uint8_t>(Arm64PagePermsRule(i & 15, i & 0xf0));
+  }
+  return t;
+}();
+}  // namespace internal
+
 class Arm64Format {
  public:
   // Default configuration and options (a placeholder to assign over).
@@ -308,19 +332,13 @@ class Arm64Format {
     return BitStep{.kind = StepKind::kLeaf,
                    .out = e & BitMask(Arm64Desc::kOaBits - 1, 3 + 9 * level)};
   }
-  // D8.4 stage 1 data and instruction access permissions of a page or
-  // block descriptor: AP[2] (no write), AP[1]=0 (no EL0), UXN, PXN; and a
-  // location writable from EL0 is never executable at EL1.
+  // D8.4 (Arm64PagePermsRule) by a table: one load per leaf, no branches.
   [[gnu::always_inline]] static uint32_t PagePerms(uint32_t cum, uint64_t e) {
-    using namespace internal;
-    uint32_t clear = static_cast<uint32_t>(e >> Arm64Desc::kPxn) & 3;
-    if (Bit(e, Arm64Desc::kAp2)) clear |= kPermWrite;
-    if (!Bit(e, Arm64Desc::kAp1)) clear |= kPermUser;
-    cum &= ~clear;
-    if ((cum & (kPermUser | kPermWrite)) == (kPermUser | kPermWrite)) {
-      cum &= ~kPermExecPriv;
-    }
-    return cum;
+    static_assert(Arm64Desc::kUxn == Arm64Desc::kPxn + 1 && Arm64Desc::kAp1 == 6 &&
+                  Arm64Desc::kAp2 == 7);
+    const uint32_t bits = (static_cast<uint32_t>(e >> (Arm64Desc::kPxn - 4)) & 0x30) |
+                          (static_cast<uint32_t>(e) & 0xc0);
+    return internal::kArm64PagePerms[(cum & 15) | bits];
   }
   static_assert(Arm64Desc::kUxnTable == Arm64Desc::kPxnTable + 1 &&
                 Arm64Desc::kApTable0 == Arm64Desc::kPxnTable + 2 &&
