@@ -439,19 +439,17 @@ template <SmmuV3::Probed kProbed>
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
     const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
-    uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
-    sim::Cycles* latency, PhysAddr* last_entry_pa) {
+    uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, unsigned first, unsigned last,
+    uint64_t ttag, uint32_t tset, sim::Cycles* latency, PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
   walk_reads_.Inc(reads);
   *latency += reads * mem_read_cycles_ + ad_updates * mem_write_cycles_;
-  const unsigned last = rec.last_level;
   if (last == 0) return;  // nothing read (no fills, no TLB entry)
   *last_entry_pa = PhysAddr(rec.entry_pa[last - 1]);
   // Every entry read above the last was a table descriptor: cache, at its
   // level, the table it leads to (the table the next level was read from).
   // Those levels were all probed (and missed) before the walk, so their
   // tags are known. One copy per level: constant offsets.
-  const unsigned first = rec.start_level;
   // The permissions accumulated down to each filled level: the start's,
   // narrowed by the table entries from the start down to it, exactly as
   // the walker narrows them (and reports them to an observer).
@@ -503,8 +501,8 @@ namespace {
     const arch::WalkResult& w, const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
     sim::Cycles latency, pci::DmaCompletion* done) {
   PhysAddr last_entry;
-  AfterWalk(c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec, ttag,
-            tset, &latency, &last_entry);
+  AfterWalk(c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec,
+            rec.start_level, rec.last_level, ttag, tset, &latency, &last_entry);
   translate_cycles_.Inc(latency);
   if (!ok) [[unlikely]] {
     return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault), last_entry, done);
@@ -593,25 +591,31 @@ TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t t
   sim::Cycles latency = 3 * cache_lookup_cycles_;  // configuration, TLB, L2 walk cache
   const uint64_t va = r.va.value();
   FindStart<Probed::kL2Miss>(c, ttag, (va >> 63) != 0, &latency, &rec);
+  // The walk from the start when it is plain reads (PreparedWalker::TryWalk;
+  // a start_level of 0, the base's fault, is declined), its fills and the
+  // TLB's; else MissFromStart. One copy for the full walk (level 4, every
+  // level a constant) and one for the rest.
   // Levels [1, start_level] are written by a walk that returns true, and
   // only those are read (AfterWalk); GCC cannot follow the levels and warns.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-  // (A start_level of 0, the base's fault, is declined by TryWalk.)
-  arch::FastTranslation t;
-  if (!c.walker.TryWalk(mem_, rec.start_table, rec.start_level, rec.start_perms, r.va,
-                        {.write = r.write, .exec = r.exec, .user = !r.priv},
-                        (va >> 63) != 0 ? c.space1 : c.space0, rec.entry, &t)) [[unlikely]] {
-    return MissFromStart(c, r, ttag, tset, &rec, latency);
-  }
-  rec.last_level = 1;
-  rec.entry_pa[0] = t.leaf_pa;
-  PhysAddr last_entry;
-  AfterWalk(c, r, /*ok=*/true, t, t.reads, /*ad_updates=*/0, rec, ttag, tset, &latency,
-            &last_entry);
+  const auto finish = [&](uint8_t start_level) __attribute__((always_inline)) {
+    arch::FastTranslation t;
+    if (!c.walker.TryWalk(mem_, rec.start_table, start_level, rec.start_perms, r.va,
+                          {.write = r.write, .exec = r.exec, .user = !r.priv},
+                          (va >> 63) != 0 ? c.space1 : c.space0, rec.entry, &t)) [[unlikely]] {
+      return MissFromStart(c, r, ttag, tset, &rec, latency);
+    }
+    rec.entry_pa[0] = t.leaf_pa;
+    PhysAddr last_entry;
+    AfterWalk(c, r, /*ok=*/true, t, t.reads, /*ad_updates=*/0, rec, start_level,
+              /*last=*/1, ttag, tset, &latency, &last_entry);
+    translate_cycles_.Inc(latency);
+    return Translated(r, t, latency);
+  };
+  if (rec.start_level == 4) [[likely]] return finish(4);
+  return finish(rec.start_level);
 #pragma GCC diagnostic pop
-  translate_cycles_.Inc(latency);
-  return Translated(r, t, latency);
 }
 
 TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t ttag,
@@ -723,8 +727,9 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   const uint64_t ttag = TlbTag(c->asid, r.va.value());
   const bool ok = WalkCore(*c, r, ttag, &res.latency, &rec, &t, &w);
   PhysAddr last;
-  AfterWalk(*c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec, ttag,
-            tlb_.SetOf(TlbHash(ttag)), &res.latency, &last);
+  AfterWalk(*c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec,
+            rec.start_level, rec.last_level, ttag, tlb_.SetOf(TlbHash(ttag)), &res.latency,
+            &last);
   translate_cycles_.Inc(res.latency);
   if (!ok) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device

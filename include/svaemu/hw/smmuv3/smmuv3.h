@@ -285,12 +285,14 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   bool WalkCore(const CfgEntry& c, const TransReq& r, uint64_t ttag, sim::Cycles* latency,
                 WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w);
   // Counts and charges the walk's `reads` and `ad_updates`, fills the walk
-  // caches and (if `ok`) the TLB with `t` at `ttag` in `tset` (TlbTag()
-  // and its set), and names the last entry read (for F_WALK_EABT). No
-  // fault handling.
+  // caches of the levels in (last, first] (the recorder's start and last
+  // level: a caller may pass them as constants) and (if `ok`) the TLB with
+  // `t` at `ttag` in `tset` (TlbTag() and its set), and names the last
+  // entry read (for F_WALK_EABT). No fault handling.
   void AfterWalk(const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
-                 uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, uint64_t ttag,
-                 uint32_t tset, sim::Cycles* latency, PhysAddr* last_entry_pa);
+                 uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, unsigned first,
+                 unsigned last, uint64_t ttag, uint32_t tset, sim::Cycles* latency,
+                 PhysAddr* last_entry_pa);
   // AfterWalk, "translate.cycles", then the translation or the fault.
   TransResult AfterWalkResult(const CfgEntry& c, const TransReq& r, bool ok,
                               const arch::FastTranslation& t, const arch::WalkResult& w,
