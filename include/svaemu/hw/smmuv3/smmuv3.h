@@ -186,9 +186,11 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   pci::AtsCompletion AtsTranslate(const pci::DmaRequest& req) override;
   void SendPageRequest(const pci::PageRequest& pr) override;
 
-  // The fast path: a TLB hit is answered inline; everything else goes to
-  // the slow path. A stalled request from here has no completion callback
-  // (it is still held and answered exactly once by RESUME/STALL_TERM).
+  // The fast path: a TLB hit is answered inline, a TLB miss of the last
+  // used configuration goes to TranslateTlbMiss, everything else (and
+  // everything with SmmuV3Config::fast_path off) to the slow path. A
+  // stalled request from here has no completion callback (it is still held
+  // and answered exactly once by RESUME/STALL_TERM).
   inline TransResult Translate(const TransReq& r);
 
   // An ATS-Translated transaction (the endpoint's ATC hit): checked with
