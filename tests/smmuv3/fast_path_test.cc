@@ -11,10 +11,12 @@
 // smmu0 statistic, the events the driver read and the memory the walks
 // updated must be the same.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "sim/stats_testutil.h"
 #include "smmuv3/smmu_testutil.h"
 #include "svaemu/arch/pt_builder.h"
 #include "svaemu/sim/rng.h"
@@ -82,17 +84,7 @@ struct Twin {
 
 // Every smmu0 statistic (both paths count and charge the same).
 std::vector<std::string> SmmuStats(const sim::Stats& stats) {
-  std::vector<std::string> out;
-  const std::string dump = stats.Dump();
-  size_t pos = 0;
-  while (pos < dump.size()) {
-    size_t end = dump.find('\n', pos);
-    if (end == std::string::npos) end = dump.size();
-    const std::string line = dump.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.rfind("smmu0.", 0) == 0) out.push_back(line);
-  }
-  return out;
+  return sim::testing::StatLines(stats, {"smmu0."});
 }
 
 TEST(SmmuV3FastPath, SameResultsEventsAndCountersAsTheGeneralPath) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "sim/stats_testutil.h"
 #include "svaemu/sim/rng.h"
 #include "vtd/vtd_testutil.h"
 
@@ -70,21 +71,9 @@ struct Twin {
 // consulted only by the general path; translate.* counts differ by
 // design.)
 std::vector<std::string> SharedStats(const sim::Stats& stats) {
-  std::vector<std::string> out;
-  const std::string dump = stats.Dump();
-  size_t pos = 0;
-  while (pos < dump.size()) {
-    size_t end = dump.find('\n', pos);
-    if (end == std::string::npos) end = dump.size();
-    const std::string line = dump.substr(pos, end - pos);
-    pos = end + 1;
-    for (const char* p : {"vtd0.iotlb.", "vtd0.pde_cache.", "vtd0.pdpe_cache.",
-                          "vtd0.pml4e_cache.", "vtd0.pml5e_cache.", "vtd0.pasid_cache.",
-                          "vtd0.walks ", "vtd0.faults."}) {
-      if (line.rfind(p, 0) == 0) out.push_back(line);
-    }
-  }
-  return out;
+  return sim::testing::StatLines(
+      stats, {"vtd0.iotlb.", "vtd0.pde_cache.", "vtd0.pdpe_cache.", "vtd0.pml4e_cache.",
+              "vtd0.pml5e_cache.", "vtd0.pasid_cache.", "vtd0.walks ", "vtd0.faults."});
 }
 
 TEST(VtdFastPath, SameResultsCachesAndCountersAsTheGeneralPath) {
