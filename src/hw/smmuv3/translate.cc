@@ -334,7 +334,6 @@ template <SmmuV3::Probed kProbed>
 [[gnu::always_inline]] inline void SmmuV3::FindStart(const CfgEntry& c, uint64_t ttag,
                                                      bool upper, sim::Cycles* latency,
                                                      WalkRecorder* rec) {
-  static_assert(kProbed != Probed::kStart);
   sim::Cycles lat = *latency;
   const auto probe = [&]<uint8_t kLevel>() {
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];

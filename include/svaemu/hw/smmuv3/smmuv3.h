@@ -266,11 +266,11 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // What a walk read, by level, and where it started (translate.cc).
   struct WalkRecorder;
   // Which walk caches a miss has probed before FindStart (the common miss
-  // probes the L2 walk cache itself, TranslateTlbMiss).
+  // probes the L2 walk cache itself, TranslateTlbMiss; a caller that found
+  // its start goes straight to WalkFromStart).
   enum class Probed {
     kNone,    // none: FindStart probes levels 2, 3, 4
     kL2Miss,  // the L2 walk cache missed (counted; its tag in the recorder)
-    kStart,   // all it needed: the recorder names the start
   };
   // The walk caches below those probed for the request whose TlbTag() is
   // `ttag` (each lookup's latency is added to *latency); sets the
