@@ -1,0 +1,31 @@
+// Internal to the SMMUv3 model (config.cc, translate.cc): the stage-1
+// configuration and walk options a configuration entry's walker is built
+// from (WalkArm64's), also used for the walks that fault before any read.
+#ifndef SVAEMU_HW_SMMUV3_WALK_CONFIG_H_
+#define SVAEMU_HW_SMMUV3_WALK_CONFIG_H_
+
+#include <cstdint>
+
+#include "svaemu/arch/arm64.h"
+#include "svaemu/hw/smmuv3/caches.h"
+
+namespace svaemu::hw::smmuv3 {
+
+// The configuration and options `c`'s walker was built from
+// (WalkArm64's), for the walks that fault before any read.
+inline arch::Arm64Stage1Config Stage1Of(const CfgEntry& c) {
+  return arch::Arm64Stage1Config{.ttbr0 = c.ttb0, .ttbr1 = c.ttb1,
+                                 .epd0 = c.epd0, .epd1 = c.epd1,
+                                 .ha = c.ha, .hd = c.hd};
+}
+inline arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
+  arch::WalkOptions opts;
+  opts.agent = agent;
+  opts.space = (va >> 63) == 0 ? c.space0 : c.space1;
+  opts.max_phys_bits = c.oa_bits;
+  return opts;
+}
+
+}  // namespace svaemu::hw::smmuv3
+
+#endif  // SVAEMU_HW_SMMUV3_WALK_CONFIG_H_
