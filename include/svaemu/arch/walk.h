@@ -326,6 +326,11 @@ struct BitStep {
 //   // True when Updated() changes some entry of a successful walk whose
 //   // table entries AND to `tables_and`, with leaf `leaf`.
 //   bool NeedsUpdate(uint64_t tables_and, uint64_t leaf, AccessType) const;
+//   // A leaf the walk may take as read (TryWalkFast): true only if
+//   // CheckBits() passes leaving `perms` as they are and NeedsUpdate() is
+//   // false. May be conservative (false sends the walk the full way).
+//   bool PlainLeaf(uint64_t tables_and, uint64_t leaf, uint32_t perms,
+//                  AccessType) const;
 template <typename F>
 concept PagingFormat = requires(const F& f, uint64_t e, uint8_t l, Perms* p,
                                 const Perms& cp, AccessType a, PermFault* pf,

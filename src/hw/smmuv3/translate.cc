@@ -99,7 +99,7 @@ template <SmmuV3::Probed kProbed>
     const uint64_t tag = WalkTagOf(ttag, kLevel);
     rec->walk_tag[kLevel - 2] = tag;
     lat += cache_lookup_cycles_;
-    if (const WalkEntry* e = wc.Find(wc.SetOf(tag ^ (tag >> 17)), tag)) {
+    if (const WalkEntry* e = wc.Find(wc.SetOf(WalkHash(tag)), tag)) {
       walk_stats_[kLevel - 2].hits.Inc();
       rec->start_table = e->table;
       rec->start_level = kLevel - 1;
@@ -131,8 +131,8 @@ template <SmmuV3::Probed kProbed>
                                                          arch::FastTranslation* t,
                                                          arch::WalkResult* w) {
   const uint64_t va = r.va.value();
-  const arch::AccessType acc{.write = r.write, .exec = r.exec, .user = !r.priv};
-  const SpaceId space = (va >> 63) != 0 ? c.space1 : c.space0;
+  const arch::AccessType acc = AccessOf(r);
+  const SpaceId space = SpaceOf(c, va);
   const uint64_t table = rec->start_table;
   const uint8_t level = rec->start_level;
   if (level == 0) [[unlikely]] {
@@ -171,8 +171,7 @@ template <SmmuV3::Probed kProbed>
   // walk (and no walk-cache lookup).
   const int half = arch::Arm64Half(r.va);
   if (half < 0 || (half == 0 ? c.epd0 : c.epd1)) [[unlikely]] {
-    *w = WalkWithoutReads(mem_, Stage1Of(c), r.va,
-                          {.write = r.write, .exec = r.exec, .user = !r.priv},
+    *w = WalkWithoutReads(mem_, Stage1Of(c), r.va, AccessOf(r),
                           WalkOptionsOf(c, agent_, r.va.value()));
     return false;
   }
@@ -222,7 +221,7 @@ template <SmmuV3::Probed kProbed>
     const uint64_t tag = rec.walk_tag[kLevel - 2];
     // Probed and missed before the walk, and no walk-cache fill since.
     const bool evicted =
-        wc.FillAfterMiss(wc.SetOf(tag ^ (tag >> 17)), tag, [&](WalkEntry& e) {
+        wc.FillAfterMiss(wc.SetOf(WalkHash(tag)), tag, [&](WalkEntry& e) {
           e.table = rec.entry[kLevel - 1] & c.walker.format().TableAddressMask();
           e.perms = perms;
           e.asid = c.asid;
@@ -319,14 +318,13 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   }
   SetAssocCache<WalkEntry>& wc = walk_[0];
   const uint64_t l2_tag = WalkTagOf(ttag, 2);
-  const WalkEntry* l2 = wc.Find(wc.SetOf(l2_tag ^ (l2_tag >> 17)), l2_tag);
+  const WalkEntry* l2 = wc.Find(wc.SetOf(WalkHash(l2_tag)), l2_tag);
   if (l2 == nullptr) [[unlikely]] return MissBelowL2(c, r, ttag, tset, l2_tag);
   walk_stats_[0].hits.Inc();
   arch::FastTranslation t;
   uint64_t entry;
-  if (!c.walker.TryWalk(mem_, l2->table, 1, l2->perms, r.va,
-                        {.write = r.write, .exec = r.exec, .user = !r.priv},
-                        upper ? c.space1 : c.space0, &entry, &t)) [[unlikely]] {
+  if (!c.walker.TryWalk(mem_, l2->table, 1, l2->perms, r.va, AccessOf(r), SpaceOf(c, va),
+                        &entry, &t)) [[unlikely]] {
     WalkRecorder rec;
     rec.start_table = l2->table;
     rec.start_level = 1;
@@ -360,8 +358,7 @@ TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t t
   const auto finish = [&](uint8_t start_level) __attribute__((always_inline)) {
     arch::FastTranslation t;
     if (!c.walker.TryWalk(mem_, rec.start_table, start_level, rec.start_perms, r.va,
-                          {.write = r.write, .exec = r.exec, .user = !r.priv},
-                          (va >> 63) != 0 ? c.space1 : c.space0, rec.entry, &t)) [[unlikely]] {
+                          AccessOf(r), SpaceOf(c, va), rec.entry, &t)) [[unlikely]] {
       return MissFromStart(c, r, ttag, tset, &rec, latency);
     }
     rec.entry_pa[0] = t.leaf_pa;

@@ -1,6 +1,7 @@
 // Internal to the SMMUv3 model (config.cc, translate.cc): the stage-1
 // configuration and walk options a configuration entry's walker is built
-// from (WalkArm64's), also used for the walks that fault before any read.
+// from (WalkArm64's), also used for the walks that fault before any read,
+// and what every walk of a request takes from it and the request.
 #ifndef SVAEMU_HW_SMMUV3_WALK_CONFIG_H_
 #define SVAEMU_HW_SMMUV3_WALK_CONFIG_H_
 
@@ -8,6 +9,7 @@
 
 #include "svaemu/arch/arm64.h"
 #include "svaemu/hw/smmuv3/caches.h"
+#include "svaemu/hw/smmuv3/smmuv3.h"
 
 namespace svaemu::hw::smmuv3 {
 
@@ -18,10 +20,19 @@ inline arch::Arm64Stage1Config Stage1Of(const CfgEntry& c) {
                                  .epd0 = c.epd0, .epd1 = c.epd1,
                                  .ha = c.ha, .hd = c.hd};
 }
+// The frame-shadow space of the table the walk of `va` starts from (TTB1
+// for VA[63] = 1; a canonical VA is assumed).
+inline SpaceId SpaceOf(const CfgEntry& c, uint64_t va) {
+  return (va >> 63) != 0 ? c.space1 : c.space0;
+}
+// The access a request makes, as the walker checks it.
+inline arch::AccessType AccessOf(const TransReq& r) {
+  return arch::AccessType{.write = r.write, .exec = r.exec, .user = !r.priv};
+}
 inline arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {
   arch::WalkOptions opts;
   opts.agent = agent;
-  opts.space = (va >> 63) == 0 ? c.space0 : c.space1;
+  opts.space = SpaceOf(c, va);
   opts.max_phys_bits = c.oa_bits;
   return opts;
 }

@@ -270,6 +270,9 @@ struct WalkEntry {
   uint16_t asid = 0;
 };
 constexpr unsigned WalkShift(uint8_t level) { return 12 + 9 * (level - 1); }
+// A walk cache's set hash of a WalkTag() (the probes and fills of every
+// level).
+constexpr uint64_t WalkHash(uint64_t tag) { return tag ^ (tag >> 17); }
 constexpr uint64_t WalkTag(uint16_t asid, uint64_t va, uint8_t level) {
   const unsigned shift = WalkShift(level);
   return kTagValid | (uint64_t{asid} << 37) | ((va >> 63) << 36) |
