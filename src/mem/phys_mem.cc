@@ -54,11 +54,20 @@ PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
   // reads of pages never written see the host's shared zero page, and a
   // read-only private mapping is not charged against the host's commit
   // limit, whatever its overcommit policy.
+  // Its shadow likewise (a 64-byte slot per frame; zero bytes are the
+  // default, untracked, shadow).
   for (uint64_t n = std::min(regions, config.flat_bytes_max >> kRegionShift); n > 0; n /= 2) {
     void* bytes = mmap(nullptr, n << kRegionShift, PROT_READ,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (bytes == MAP_FAILED) continue;
+    void* meta = mmap(nullptr, n * sizeof(RegionMeta), PROT_READ,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (meta == MAP_FAILED) {
+      munmap(bytes, n << kRegionShift);
+      continue;
+    }
     flat_ = static_cast<uint8_t*>(bytes);
+    flat_meta_ = static_cast<uint8_t*>(meta);
     flat_size_ = n << kRegionShift;
     for (uint64_t i = 0; i < n; ++i) regions_[i].bytes = flat_ + (i << kRegionShift);
     break;
@@ -82,10 +91,15 @@ PhysMem::~PhysMem() {
   for (uint64_t i = 0; i < regions_.size(); ++i) {
     Region& r = regions_[i];
     if (!Touched(r)) continue;
-    delete r.meta;
-    if ((i << kRegionShift) >= flat_size_) munmap(r.bytes, kRegionSize);
+    if ((i << kRegionShift) >= flat_size_) {
+      delete r.meta;
+      munmap(r.bytes, kRegionSize);
+    }  // else both live in the flat reservations
   }
-  if (flat_ != nullptr) munmap(flat_, flat_size_);
+  if (flat_ != nullptr) {
+    munmap(flat_, flat_size_);
+    munmap(flat_meta_, (flat_size_ >> kRegionShift) * sizeof(RegionMeta));
+  }
 }
 
 PhysMem::Region& PhysMem::RegionFor(uint64_t pa) {
@@ -93,20 +107,26 @@ PhysMem::Region& PhysMem::RegionFor(uint64_t pa) {
   if (!Touched(r)) {
     // The host commits (zeroed) pages on first write, and reads of pages
     // never written see its shared zero page.
-    auto meta = std::make_unique<RegionMeta>();
     const uint64_t base = pa & ~(kRegionSize - 1);
     if (base < flat_size_) {
-      // In the flat part: make the region writable in place.
-      if (mprotect(flat_ + base, kRegionSize, PROT_READ | PROT_WRITE) != 0) {
+      // In the flat part: make the region and its shadow writable in
+      // place. (The shadow's pages read as zeros, the default shadow the
+      // walker has seen through flat_meta_ so far; the RegionMeta
+      // constructed there is the same.)
+      uint8_t* meta = flat_meta_ + (base >> kRegionShift) * sizeof(RegionMeta);
+      if (mprotect(flat_ + base, kRegionSize, PROT_READ | PROT_WRITE) != 0 ||
+          mprotect(meta, sizeof(RegionMeta), PROT_READ | PROT_WRITE) != 0) {
         throw std::bad_alloc();
       }
+      r.meta = new (meta) RegionMeta();
     } else {
+      auto meta = std::make_unique<RegionMeta>();
       void* bytes = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (bytes == MAP_FAILED) throw std::bad_alloc();
       r.bytes = static_cast<uint8_t*>(bytes);
+      r.meta = meta.release();
     }
-    r.meta = meta.release();
   }
   return r;
 }

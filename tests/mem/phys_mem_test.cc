@@ -152,6 +152,65 @@ TEST_P(PhysMemFlat, WalkReadsAreCheckedOnBothSidesOfTheFlatPart) {
   EXPECT_EQ(s.violations().Count(check::ViolationKind::kWalkThroughFreedFrame), 2);
 }
 
+// The walker's shadow test reads the shadow of the frame it reads from (in
+// the flat part, flat_meta_): of an untouched region (untracked: nothing to
+// report), of a region touched after a walk read it, of a page table of
+// another level, and of an untracked neighbour of a table in a touched
+// region; by WalkReader::Read, TryRead and the inline Read64.
+TEST_P(PhysMemFlat, WalkReadsSeeTheShadowOfTheirOwnFrame) {
+  sim::Simulation s;
+  constexpr uint64_t kMiB = 1ull << 20;
+  PhysMem m(s, {.size_bytes = 64 * kMiB, .flat_bytes_max = GetParam()});
+  const Access cpu = Access::Cpu();
+  auto walk = [](uint8_t level) {
+    Access a;
+    a.agent = Agent::Iommu(0);
+    a.purpose = Purpose::kPageTableWalk;
+    a.level = level;
+    return a;
+  };
+  const auto count = [&] {
+    return s.violations().Count(check::ViolationKind::kWalkThroughReusedFrame);
+  };
+  for (uint64_t pa : {8 * kMiB + 5 * 4096, 40 * kMiB + 7 * 4096}) {
+    SCOPED_TRACE(pa);
+    // TryRead() declines any read outside the flat part.
+    const bool flat = pa < GetParam();
+    const int before = count();
+    uint64_t e = 1;
+    {
+      WalkReader rd(m, Agent::Iommu(0), kNoSpace, VirtAddr(0));
+      EXPECT_EQ(rd.TryRead(PhysAddr(pa), 1, &e), flat);  // untouched: untracked
+      ASSERT_TRUE(rd.Read(PhysAddr(pa), 1, &e));
+      EXPECT_EQ(e, 0u);
+    }
+    EXPECT_EQ(count(), before);
+    FrameMeta& meta = m.MutableMeta(PhysAddr(pa));  // touches the region
+    meta.use = FrameUse::kPageTable;
+    meta.level = 2;
+    meta.flags = kFrameRoot;
+    ASSERT_TRUE(m.Write64(PhysAddr(pa + 8), 0xabc000 | 3, cpu));
+    WalkReader rd(m, Agent::Iommu(0), kNoSpace, VirtAddr(0));
+    // The table's own level: a plain read.
+    EXPECT_EQ(rd.TryRead(PhysAddr(pa + 8), 2, &e), flat);
+    ASSERT_TRUE(rd.Read(PhysAddr(pa + 8), 2, &e));
+    EXPECT_EQ(e, 0xabc003u);
+    EXPECT_EQ(m.Read64(PhysAddr(pa + 8), walk(2)), 0xabc003u);
+    EXPECT_EQ(count(), before);
+    // Its untracked neighbour, in the same (now touched) region.
+    EXPECT_EQ(rd.TryRead(PhysAddr(pa + 4096), 1, &e), flat);
+    ASSERT_TRUE(rd.Read(PhysAddr(pa + 4096), 1, &e));
+    EXPECT_EQ(count(), before);
+    // Another level: TryRead declines (no report), Read and Read64 report.
+    EXPECT_FALSE(rd.TryRead(PhysAddr(pa + 8), 1, &e));
+    EXPECT_EQ(count(), before);
+    ASSERT_TRUE(rd.Read(PhysAddr(pa + 8), 1, &e));
+    EXPECT_EQ(e, 0xabc003u);
+    EXPECT_EQ(m.Read64(PhysAddr(pa + 8), walk(3)), 0xabc003u);
+    EXPECT_EQ(count(), before + 2);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(FlatPart, PhysMemFlat,
                          ::testing::Values(~0ull, 16ull << 20, 0ull),
                          [](const ::testing::TestParamInfo<uint64_t>& p) {

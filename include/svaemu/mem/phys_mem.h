@@ -35,6 +35,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "svaemu/base/agent.h"
@@ -151,6 +152,14 @@ class PhysMem {
   // with a smaller address space) the flat part is the largest prefix it
   // can reserve, the rest of memory gets a block per region on first touch,
   // and reads there take the out-of-line path.
+  //
+  // The shadow of the flat part is flat as well (flat_meta_, a slot per
+  // frame at flat_meta_ + (pa >> 12) * 64, reserved read-only alongside):
+  // a touched region's RegionMeta is placed there, and an untouched one
+  // reads as zero bytes, which is the default (untracked) shadow. So the
+  // walker's shadow test is one load, not two dependent ones. The region
+  // table still points an untouched region at the zero region's shadow
+  // (Touched()), as it does above the flat part.
   static constexpr unsigned kRegionShift = 24;
   static constexpr uint64_t kRegionSize = 1ull << kRegionShift;
   static constexpr uint64_t kFramesPerRegion = 1ull << (kRegionShift - 12);
@@ -162,6 +171,9 @@ class PhysMem {
   struct RegionMeta {
     std::array<Slot, kFramesPerRegion> slots;
   };
+  static_assert(sizeof(RegionMeta) == kFramesPerRegion * 64);
+  // Those of the flat part live in its reservation and are never destroyed.
+  static_assert(std::is_trivially_destructible_v<RegionMeta>);
   // A region never touched shares one read-only zero region (all bytes
   // zero, every frame untracked), so reads need no "is it there" test.
   struct Region {
@@ -173,6 +185,10 @@ class PhysMem {
 
   static const Slot& SlotIn(const Region& r, uint64_t pa) {
     return r.meta->slots[(pa >> 12) & (kFramesPerRegion - 1)];
+  }
+  // The slot of a frame in the flat part (pa < flat_size_).
+  static const Slot& FlatSlot(const uint8_t* flat_meta, uint64_t pa) {
+    return *reinterpret_cast<const Slot*>(flat_meta + ((pa >> 12) << 6));
   }
   const Slot* SlotFor(uint64_t pa) const {
     const Region& r = regions_[pa >> kRegionShift];
@@ -244,6 +260,9 @@ class PhysMem {
   bool check_walks_;
   std::vector<Region> regions_;
   uint8_t* flat_ = nullptr;   // bytes of [0, flat_size_) at flat_ + pa
+  // Shadow slots of [0, flat_size_): the slot of pa at flat_meta_ +
+  // (pa >> 12) * sizeof(Slot).
+  uint8_t* flat_meta_ = nullptr;
   uint64_t flat_size_ = 0;    // a multiple of kRegionSize
   uint64_t fast_limit_ = 0;   // min(flat_size_, size_): the inline reads
   uint64_t resident_frames_ = 0;
@@ -259,7 +278,7 @@ class WalkReader {
  public:
   [[gnu::always_inline]] WalkReader(PhysMem& mem, Agent agent, SpaceId space, VirtAddr va)
       : mem_(&mem),
-        regions_(mem.regions_.data()),
+        flat_meta_(mem.flat_meta_),
         flat_(mem.flat_),
         size_words_(mem.fast_limit_ >> 3),
         va_(va.value()),
@@ -306,8 +325,9 @@ class WalkReader {
   // Aligned and inside the flat part, in one compare: a misaligned address
   // rotates its low bits to the top.
   [[gnu::always_inline]] bool InFlat(uint64_t p) const { return std::rotr(p, 3) < size_words_; }
+  // The shadow of a frame in the flat part (InFlat(p)).
   [[gnu::always_inline]] const FrameMeta& MetaOf(uint64_t p) const {
-    return PhysMem::SlotIn(regions_[p >> PhysMem::kRegionShift], p).meta;
+    return PhysMem::FlatSlot(flat_meta_, p).meta;
   }
   // The inline test of the frame a walk reads at `level` (FastExpected).
   [[gnu::always_inline]] bool Expected(const FrameMeta& m, uint8_t level) const {
@@ -342,7 +362,7 @@ class WalkReader {
   }
 
   PhysMem* mem_;
-  const PhysMem::Region* regions_;
+  const uint8_t* flat_meta_;
   const uint8_t* flat_;
   uint64_t size_words_;  // PhysMem::fast_limit_ in 8-byte words
   uint64_t va_;
@@ -359,8 +379,8 @@ inline bool PhysMem::Read64(PhysAddr pa, const Access& a, uint64_t* out) {
   const uint64_t p = pa.value();
   if ((p & 7) == 0 && p < fast_limit_) [[likely]] {
     if (Checked(a)) {
-      // An untouched region has the zero region's shadow.
-      const FrameMeta& m = SlotIn(regions_[p >> kRegionShift], p).meta;
+      // An untouched region's shadow reads as zeros (untracked).
+      const FrameMeta& m = FlatSlot(flat_meta_, p).meta;
       // Untracked frames (and untouched regions) need nothing more.
       if ((FrameMetaHead(m) & kFrameMetaHeadUseMask) != 0) {
         const uint64_t expect =
