@@ -251,6 +251,69 @@ TEST(SmmuSetAssocCache, FillTakesTheMatchingWayThenTheFirstFreeWayThenTheRoundRo
   }
 }
 
+// One array of sets, each its metadata then its ways: a fill or an
+// invalidation changes its own set only (every other entry keeps every
+// byte, every other sequence word its value), bumps its set's sequence
+// word by two (odd in between), and a set handle kept from a probe (the
+// miss paths' FillAfterMiss) names the same set as its index.
+TEST(SmmuSetAssocCache, SetsAreDisjointAndEachWriteBumpsOnlyItsOwnSequence) {
+  struct Entry {
+    uint64_t tag = 0;
+    uint64_t a = 0;
+    uint32_t b = 0;
+  };
+  for (uint32_t ways : {1u, 3u, 4u}) {
+    SCOPED_TRACE(::testing::Message() << ways << " ways");
+    constexpr uint32_t kSets = 4;
+    SetAssocCache<Entry> c;
+    c.Init({.sets = kSets, .ways = ways});
+    std::vector<uint32_t> seq(kSets, 0);
+    auto expect_seqs = [&] {
+      for (uint32_t s = 0; s < kSets; ++s) ASSERT_EQ(c.sequence(s), seq[s]) << "set " << s;
+    };
+    auto tag_of = [](uint32_t s, uint32_t w) { return kTagValid | (uint64_t{s} << 8) | w; };
+    for (uint32_t w = 0; w < ways; ++w) {
+      for (uint32_t s = 0; s < kSets; ++s) {
+        const uint64_t tag = tag_of(s, w);
+        const CacheSet set = c.At(s);
+        ASSERT_EQ(c.Find(set, tag), nullptr);
+        uint32_t seen = 0;
+        const bool evicted = c.FillAfterMiss(set, tag, [&](Entry& e) {
+          seen = c.sequence(s);
+          e.a = ~tag;
+          e.b = static_cast<uint32_t>(tag * 7);
+        });
+        EXPECT_FALSE(evicted);
+        EXPECT_EQ(seen, seq[s] + 1);  // odd while written
+        seq[s] += 2;
+        expect_seqs();
+        ASSERT_EQ(c.Find(s, tag), c.SetBegin(s) + w);
+      }
+    }
+    for (uint32_t s = 0; s < kSets; ++s) {
+      for (uint32_t w = 0; w < ways; ++w) {
+        const Entry* e = c.Find(s, tag_of(s, w));
+        ASSERT_NE(e, nullptr) << s << "/" << w;
+        EXPECT_EQ(e->a, ~tag_of(s, w));
+        EXPECT_EQ(e->b, static_cast<uint32_t>(tag_of(s, w) * 7));
+      }
+    }
+    EXPECT_EQ(c.CountValid(), uint64_t{kSets} * ways);
+    // Drop way 0 of sets 1 and 2: those two sequence words move, by two.
+    EXPECT_EQ(c.InvalidateIf([&](const Entry& e) {
+      const uint64_t s = (e.tag >> 8) & 0xff;
+      return (e.tag & 0xff) == 0 && (s == 1 || s == 2);
+    }), 2u);
+    seq[1] += 2;
+    seq[2] += 2;
+    expect_seqs();
+    EXPECT_EQ(c.CountValid(), uint64_t{kSets} * ways - 2);
+    EXPECT_EQ(c.Find(1, tag_of(1, 0)), nullptr);
+    ASSERT_NE(c.Find(0, tag_of(0, 0)), nullptr);
+    ASSERT_NE(c.Find(3, tag_of(3, 0)), nullptr);
+  }
+}
+
 }  // namespace
 }  // namespace svaemu::hw::smmuv3
 

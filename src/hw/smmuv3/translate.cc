@@ -68,6 +68,7 @@ EventType FaultEvent(arch::FaultKind k) {
 // without it (WalkFromStart).
 struct SmmuV3::WalkRecorder {
   uint64_t walk_tag[3];     // WalkTag() of levels 2..4, as probed
+  CacheSet walk_set[3];     // and the set of each (for the fills)
   uint8_t start_level = 0;  // where the walk starts; 0: the table base faulted
   uint8_t last_level = 0;   // level of the last entry read; 0: none
   uint32_t start_perms;     // the start's permissions (PermsIndex bits)
@@ -97,9 +98,11 @@ template <SmmuV3::Probed kProbed>
   const auto probe = [&]<uint8_t kLevel>() {
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
     const uint64_t tag = WalkTagOf(ttag, kLevel);
+    const CacheSet set = wc.At(wc.SetOf(WalkHash(tag)));
     rec->walk_tag[kLevel - 2] = tag;
+    rec->walk_set[kLevel - 2] = set;
     lat += cache_lookup_cycles_;
-    if (const WalkEntry* e = wc.Find(wc.SetOf(WalkHash(tag)), tag)) {
+    if (const WalkEntry* e = wc.Find(set, tag)) {
       walk_stats_[kLevel - 2].hits.Inc();
       rec->start_table = e->table;
       rec->start_level = kLevel - 1;
@@ -181,7 +184,7 @@ template <SmmuV3::Probed kProbed>
 
 [[gnu::always_inline]] inline void SmmuV3::FillTlb(const CfgEntry& c, uint64_t va,
                                                    const arch::FastTranslation& t,
-                                                   uint64_t ttag, uint32_t tset) {
+                                                   uint64_t ttag, CacheSet tset) {
   const bool evicted = tlb_.Fill(tset, ttag, [&](TlbEntry& e) {
     // The 4 KiB piece of the leaf that holds va.
     e.pa = t.Pa(va) & ~0xfffull;
@@ -197,7 +200,7 @@ template <SmmuV3::Probed kProbed>
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
     const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
     uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, unsigned first, unsigned last,
-    uint64_t ttag, uint32_t tset, sim::Cycles* latency, PhysAddr* last_entry_pa) {
+    uint64_t ttag, CacheSet tset, sim::Cycles* latency, PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
   walk_reads_.Inc(reads);
   *latency += reads * mem_read_cycles_ + ad_updates * mem_write_cycles_;
@@ -221,7 +224,7 @@ template <SmmuV3::Probed kProbed>
     const uint64_t tag = rec.walk_tag[kLevel - 2];
     // Probed and missed before the walk, and no walk-cache fill since.
     const bool evicted =
-        wc.FillAfterMiss(wc.SetOf(WalkHash(tag)), tag, [&](WalkEntry& e) {
+        wc.FillAfterMiss(rec.walk_set[kLevel - 2], tag, [&](WalkEntry& e) {
           e.table = rec.entry[kLevel - 1] & c.walker.format().TableAddressMask();
           e.perms = perms;
           e.asid = c.asid;
@@ -255,7 +258,7 @@ namespace {
 
 [[gnu::always_inline]] inline TransResult SmmuV3::AfterWalkResult(
     const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
-    const arch::WalkResult& w, const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
+    const arch::WalkResult& w, const WalkRecorder& rec, uint64_t ttag, CacheSet tset,
     sim::Cycles latency, pci::DmaCompletion* done) {
   PhysAddr last_entry;
   AfterWalk(c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec,
@@ -271,7 +274,7 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
                          sim::Cycles latency, pci::DmaCompletion* done) {
   const uint64_t va = r.va.value();
   const uint64_t tag = TlbTag(c.asid, va);
-  const uint32_t set = tlb_.SetOf(TlbHash(tag));
+  const CacheSet set = tlb_.At(tlb_.SetOf(TlbHash(tag)));
   if (Canonical48(va)) {
     const uint8_t need = AccessBit(r.write, r.exec, r.priv);
     latency += cache_lookup_cycles_;
@@ -290,7 +293,7 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
   return WalkMiss(c, r, tag, set, latency, done);
 }
 
-TransResult SmmuV3::WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, uint32_t tset,
+TransResult SmmuV3::WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, CacheSet tset,
                              sim::Cycles latency, pci::DmaCompletion* done) {
   WalkRecorder rec;
   arch::FastTranslation t;
@@ -305,7 +308,7 @@ TransResult SmmuV3::WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag
 // out of line, with what was probed handed on (no lookup is made or
 // counted twice).
 TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag,
-                                     uint32_t tset) {
+                                     CacheSet tset) {
   // What LookupConfig() (a hit on `c`) and Walk() (a TLB miss) count.
   cfg_stats_.hits.Inc();
   tlb_stats_.misses.Inc();
@@ -318,8 +321,9 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   }
   SetAssocCache<WalkEntry>& wc = walk_[0];
   const uint64_t l2_tag = WalkTagOf(ttag, 2);
-  const WalkEntry* l2 = wc.Find(wc.SetOf(WalkHash(l2_tag)), l2_tag);
-  if (l2 == nullptr) [[unlikely]] return MissBelowL2(c, r, ttag, tset, l2_tag);
+  const CacheSet l2_set = wc.At(wc.SetOf(WalkHash(l2_tag)));
+  const WalkEntry* l2 = wc.Find(l2_set, l2_tag);
+  if (l2 == nullptr) [[unlikely]] return MissBelowL2(c, r, ttag, tset, l2_tag, l2_set);
   walk_stats_[0].hits.Inc();
   arch::FastTranslation t;
   uint64_t entry;
@@ -340,10 +344,11 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
 }
 
 TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t ttag,
-                                uint32_t tset, uint64_t l2_tag) {
+                                CacheSet tset, uint64_t l2_tag, CacheSet l2_set) {
   walk_stats_[0].misses.Inc();
   WalkRecorder rec;
   rec.walk_tag[0] = l2_tag;
+  rec.walk_set[0] = l2_set;
   sim::Cycles latency = 3 * cache_lookup_cycles_;  // configuration, TLB, L2 walk cache
   const uint64_t va = r.va.value();
   FindStart<Probed::kL2Miss>(c, ttag, (va >> 63) != 0, &latency, &rec);
@@ -374,7 +379,7 @@ TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t t
 }
 
 TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t ttag,
-                                  uint32_t tset, WalkRecorder* rec, sim::Cycles latency) {
+                                  CacheSet tset, WalkRecorder* rec, sim::Cycles latency) {
   arch::FastTranslation t;
   arch::WalkResult w;
   const bool ok = WalkFromStart(c, r, /*try_plain=*/false, rec, &t, &w);
@@ -483,7 +488,7 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   const bool ok = WalkCore(*c, r, ttag, &res.latency, &rec, &t, &w);
   PhysAddr last;
   AfterWalk(*c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec,
-            rec.start_level, rec.last_level, ttag, tlb_.SetOf(TlbHash(ttag)), &res.latency,
+            rec.start_level, rec.last_level, ttag, tlb_.At(tlb_.SetOf(TlbHash(ttag))), &res.latency,
             &last);
   translate_cycles_.Inc(res.latency);
   if (!ok) {

@@ -2,15 +2,16 @@
 // walk cache per level — fixed-size set-associative arrays of POD entries.
 //
 // Layout (so that a later step can make translate() safe against
-// concurrent invalidation without redesign): entries of one set are
-// contiguous; each set has a 32-bit sequence word that every writer bumps
-// (odd while the set is being changed, even when stable). A reader that
-// wants seqlock semantics reads the sequence, the ways, and the sequence
-// again; invalidations bump the sequence of every set they touch. Tags are
-// one 64-bit word with a valid bit, so a torn entry never matches; a fill
-// (Fill()) stores the other fields one by one and the tag last. A set's
-// sequence word sits next to its round-robin victim index (SetMeta), so a
-// fill touches one line of metadata.
+// concurrent invalidation without redesign): one array of sets, each its
+// metadata (SetMeta) followed by its ways. A set's 32-bit sequence word is
+// bumped by every writer (odd while the set is being changed, even when
+// stable). A reader that wants seqlock semantics reads the sequence, the
+// ways, and the sequence again; invalidations bump the sequence of every
+// set they touch. Tags are one 64-bit word with a valid bit, so a torn
+// entry never matches; a fill (Fill()) stores the other fields one by one
+// and the tag last. A set's
+// sequence word sits next to its round-robin victim index and its ways, so
+// a fill of a small set touches one host cache line.
 // Replacement is round-robin per set: deterministic, no hashing of host
 // pointers.
 //
@@ -23,9 +24,12 @@
 #ifndef SVAEMU_HW_SMMUV3_CACHES_H_
 #define SVAEMU_HW_SMMUV3_CACHES_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <string>
-#include <vector>
+#include <type_traits>
 
 #include "svaemu/arch/arm64.h"
 #include "svaemu/base/check.h"
@@ -46,30 +50,53 @@ using CacheCounters = sim::CacheCounts;
 
 inline constexpr uint64_t kTagValid = 1ull << 63;
 
+// A set of a SetAssocCache: where its metadata and ways are (From
+// SetAssocCache::At). A miss path that probes a set and later fills it
+// keeps this rather than recomputing it. Valid until the cache's Init().
+struct CacheSet {
+  std::byte* p;
+};
+
 template <typename Entry>
 class SetAssocCache {
+  static_assert(std::is_trivially_copyable_v<Entry> && std::is_trivially_destructible_v<Entry>);
+  static_assert(alignof(Entry) <= 8 && sizeof(Entry) % 8 == 0);
+
  public:
+  SetAssocCache() = default;
+  SetAssocCache(const SetAssocCache&) = delete;
+  SetAssocCache& operator=(const SetAssocCache&) = delete;
+
   void Init(CacheGeometry g) {
     SVAEMU_CHECK(g.sets > 0 && (g.sets & (g.sets - 1)) == 0 && g.ways > 0 && g.ways <= 0xffff);
     ways_ = g.ways;
     set_mask_ = g.sets - 1;
-    entries_.assign(size_t{g.sets} * g.ways, Entry{});
-    meta_.assign(g.sets, SetMeta{});
+    stride_ = sizeof(SetMeta) + size_t{g.ways} * sizeof(Entry);
+    // (operator new's alignment, 16, is enough for both.)
+    store_ = std::make_unique<std::byte[]>(stride_ * g.sets);
+    for (uint32_t s = 0; s < g.sets; ++s) {
+      std::byte* p = store_.get() + s * stride_;
+      new (p) SetMeta{};
+      for (uint32_t w = 0; w < g.ways; ++w) new (p + sizeof(SetMeta) + w * sizeof(Entry)) Entry{};
+    }
   }
   uint32_t ways() const { return ways_; }
   uint32_t sets() const { return set_mask_ + 1; }
   uint32_t SetOf(uint64_t hash) const {
     return static_cast<uint32_t>(hash) & set_mask_;
   }
-  const Entry* SetBegin(uint32_t set) const {
-    return &entries_[size_t{set} * ways_];
+  CacheSet At(uint32_t set) const { return CacheSet{store_.get() + set * stride_}; }
+  static Entry* Ways(CacheSet s) {
+    return std::launder(reinterpret_cast<Entry*>(s.p + sizeof(SetMeta)));
   }
-  Entry* SetBegin(uint32_t set) { return &entries_[size_t{set} * ways_]; }
+  const Entry* SetBegin(uint32_t set) const { return Ways(At(set)); }
+  Entry* SetBegin(uint32_t set) { return Ways(At(set)); }
 
   // The way holding `tag` in `set`, or nullptr. (4 ways, the default
   // geometry of every cache, is unrolled.)
-  Entry* Find(uint32_t set, uint64_t tag) {
-    Entry* e = SetBegin(set);
+  Entry* Find(uint32_t set, uint64_t tag) { return Find(At(set), tag); }
+  Entry* Find(CacheSet s, uint64_t tag) {
+    Entry* e = Ways(s);
     if (ways_ == 4) [[likely]] {
       if (e[0].tag == tag) return &e[0];
       if (e[1].tag == tag) return &e[1];
@@ -88,18 +115,19 @@ class SetAssocCache {
   // set's count of valid ways (SetMeta::valid) saves the search for an
   // invalid way when the set is full, the common case of a fill.
   Entry* Slot(uint32_t set, uint64_t tag, bool* evicted) {
-    if (Entry* hit = Find(set, tag)) {
+    const CacheSet s = At(set);
+    if (Entry* hit = Find(s, tag)) {
       *evicted = false;
       return hit;
     }
-    return SlotAfterMiss(set, evicted);
+    return SlotAfterMiss(s, evicted);
   }
-  // Slot() for a tag that Find(set, tag) just missed, with no fill of
+  // Slot() for a tag that Find(s, tag) just missed, with no fill of
   // this set since: no search for it.
-  Entry* SlotAfterMiss(uint32_t set, bool* evicted) {
+  Entry* SlotAfterMiss(CacheSet s, bool* evicted) {
     *evicted = false;
-    Entry* e = SetBegin(set);
-    SetMeta& m = meta_[set];
+    Entry* e = Ways(s);
+    SetMeta& m = MetaOf(s);
     if (m.valid < ways_) [[unlikely]] {
       for (uint32_t w = 0; w < ways_; ++w) {
         if (e[w].tag == 0) {
@@ -120,30 +148,34 @@ class SetAssocCache {
   // stored). True if a valid entry was evicted.
   template <typename Write>
   bool Fill(uint32_t set, uint64_t tag, Write write) {
-    bool evicted;
-    Entry* slot = Slot(set, tag, &evicted);
-    FillAt(set, tag, slot, write);
+    return Fill(At(set), tag, write);
+  }
+  template <typename Write>
+  bool Fill(CacheSet s, uint64_t tag, Write write) {
+    bool evicted = false;
+    Entry* slot = Find(s, tag);
+    if (slot == nullptr) slot = SlotAfterMiss(s, &evicted);
+    FillAt(s, tag, slot, write);
     return evicted;
   }
-  // Fill() of a tag that Find(set, tag) just missed, with no fill of this
+  // Fill() of a tag that Find(s, tag) just missed, with no fill of this
   // set since (SlotAfterMiss).
   template <typename Write>
-  bool FillAfterMiss(uint32_t set, uint64_t tag, Write write) {
+  bool FillAfterMiss(CacheSet s, uint64_t tag, Write write) {
     bool evicted;
-    Entry* slot = SlotAfterMiss(set, &evicted);
-    FillAt(set, tag, slot, write);
+    Entry* slot = SlotAfterMiss(s, &evicted);
+    FillAt(s, tag, slot, write);
     return evicted;
   }
-  void BeginWrite(uint32_t set) { ++meta_[set].seq; }
-  void EndWrite(uint32_t set) { ++meta_[set].seq; }
 
   // Invalidates every valid entry for which pred(entry) holds; returns the
   // number invalidated.
   template <typename Pred>
   uint64_t InvalidateIf(Pred pred) {
     uint64_t n = 0;
-    for (uint32_t s = 0; s <= set_mask_; ++s) {
-      Entry* e = SetBegin(s);
+    for (uint32_t set = 0; set <= set_mask_; ++set) {
+      const CacheSet s = At(set);
+      Entry* e = Ways(s);
       bool touched = false;
       for (uint32_t w = 0; w < ways_; ++w) {
         if (e[w].tag != 0 && pred(e[w])) {
@@ -152,7 +184,7 @@ class SetAssocCache {
             touched = true;
           }
           e[w].tag = 0;
-          --meta_[s].valid;
+          --MetaOf(s).valid;
           ++n;
         }
       }
@@ -162,31 +194,43 @@ class SetAssocCache {
   }
   uint64_t CountValid() const {
     uint64_t n = 0;
-    for (const Entry& e : entries_) n += e.tag != 0;
+    for (uint32_t set = 0; set <= set_mask_; ++set) {
+      const Entry* e = SetBegin(set);
+      for (uint32_t w = 0; w < ways_; ++w) n += e[w].tag != 0;
+    }
     return n;
   }
-  uint32_t sequence(uint32_t set) const { return meta_[set].seq; }
+  uint32_t sequence(uint32_t set) const { return MetaOf(At(set)).seq; }
+  // Around a writer's own change of an entry of `set` (a Slot() it fills
+  // itself).
+  void BeginWrite(uint32_t set) { BeginWrite(At(set)); }
+  void EndWrite(uint32_t set) { EndWrite(At(set)); }
 
  private:
-  template <typename Write>
-  void FillAt(uint32_t set, uint64_t tag, Entry* slot, Write write) {
-    BeginWrite(set);
-    write(*slot);
-    slot->tag = tag;
-    EndWrite(set);
-  }
-
-  uint32_t ways_ = 0;
-  uint32_t set_mask_ = 0;
-  // Per set: the sequence word, the round-robin victim and the number of
-  // valid ways, side by side (a fill touches them together).
+  // Per set, before its ways: the sequence word, the round-robin victim
+  // and the number of valid ways (a fill touches them together).
   struct SetMeta {
     uint32_t seq = 0;
     uint16_t victim = 0;
     uint16_t valid = 0;
   };
-  std::vector<Entry> entries_;
-  std::vector<SetMeta> meta_;
+  static_assert(sizeof(SetMeta) == 8);
+  static SetMeta& MetaOf(CacheSet s) { return *std::launder(reinterpret_cast<SetMeta*>(s.p)); }
+  static void BeginWrite(CacheSet s) { ++MetaOf(s).seq; }
+  static void EndWrite(CacheSet s) { ++MetaOf(s).seq; }
+
+  template <typename Write>
+  static void FillAt(CacheSet s, uint64_t tag, Entry* slot, Write write) {
+    BeginWrite(s);
+    write(*slot);
+    slot->tag = tag;
+    EndWrite(s);
+  }
+
+  uint32_t ways_ = 0;
+  uint32_t set_mask_ = 0;
+  size_t stride_ = 0;  // bytes per set: its SetMeta, then its ways
+  std::unique_ptr<std::byte[]> store_;
 };
 
 // Access kinds a cached translation allows with nothing else to do (no

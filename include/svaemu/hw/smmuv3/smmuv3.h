@@ -251,7 +251,7 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // tag and set, as the inline check computed them (the fill reuses them).
   [[gnu::noinline]] TransResult TranslateTlbMiss(const CfgEntry& c,
                                                  const TransReq& r, uint64_t ttag,
-                                                 uint32_t tset);
+                                                 CacheSet tset);
   // Resolves the configuration of a request (cache or fetch). On a
   // configuration error records the event and returns nullptr with
   // *fault set.
@@ -293,31 +293,32 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // entry read (for F_WALK_EABT). No fault handling.
   void AfterWalk(const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
                  uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, unsigned first,
-                 unsigned last, uint64_t ttag, uint32_t tset, sim::Cycles* latency,
+                 unsigned last, uint64_t ttag, CacheSet tset, sim::Cycles* latency,
                  PhysAddr* last_entry_pa);
   // AfterWalk, "translate.cycles", then the translation or the fault.
   TransResult AfterWalkResult(const CfgEntry& c, const TransReq& r, bool ok,
                               const arch::FastTranslation& t, const arch::WalkResult& w,
-                              const WalkRecorder& rec, uint64_t ttag, uint32_t tset,
+                              const WalkRecorder& rec, uint64_t ttag, CacheSet tset,
                               sim::Cycles latency, pci::DmaCompletion* done);
   // The TLB fill of a translation `t` of `va` at `ttag` in `tset`.
   void FillTlb(const CfgEntry& c, uint64_t va, const arch::FastTranslation& t, uint64_t ttag,
-               uint32_t tset);
+               CacheSet tset);
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
   // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`:
   // as AfterWalk.
-  TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, uint32_t tset,
+  TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, CacheSet tset,
                        sim::Cycles latency, pci::DmaCompletion* done);
   // TranslateTlbMiss's out-of-line continuations: the L2 walk cache missed
-  // with tag `l2_tag` (the other walk caches, the walk, its fills; a walk
+  // with tag `l2_tag` in `l2_set` (the other walk caches, the walk, its fills; a walk
   // of plain reads is finished there), and a walk that is more than plain
   // reads from the start in *rec (`latency`: the lookups so far).
   [[gnu::noinline]] TransResult MissBelowL2(const CfgEntry& c, const TransReq& r,
-                                            uint64_t ttag, uint32_t tset, uint64_t l2_tag);
+                                            uint64_t ttag, CacheSet tset, uint64_t l2_tag,
+                                            CacheSet l2_set);
   [[gnu::noinline]] TransResult MissFromStart(const CfgEntry& c, const TransReq& r,
-                                              uint64_t ttag, uint32_t tset, WalkRecorder* rec,
+                                              uint64_t ttag, CacheSet tset, WalkRecorder* rec,
                                               sim::Cycles latency);
   TransResult Fault(const CfgEntry* c, const TransReq& r, TransResult res,
                     EventType type, PhysAddr fetch_addr,
@@ -413,8 +414,8 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
   if (enabled_ && c->tag == ctag && c->kind == CfgEntry::kTranslate &&
       Canonical48(va)) [[likely]] {
     const uint64_t ttag = TlbTag(c->asid, va);
-    const uint32_t tset = tlb_.SetOf(TlbHash(ttag));
-    const TlbEntry* e = tlb_.SetBegin(tset);
+    const CacheSet tset = tlb_.At(tlb_.SetOf(TlbHash(ttag)));
+    const TlbEntry* e = tlb_.Ways(tset);
     const uint64_t need = AccessBit(r.write, r.exec, r.priv);
     for (uint32_t t = 0; t < tlb_.ways(); ++t, ++e) {
       // One test: the tag matches and the access needs nothing special.
