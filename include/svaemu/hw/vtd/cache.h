@@ -334,7 +334,10 @@ class SetAssocCache {
   [[gnu::always_inline]] Data* FillAt(uint32_t set, uint32_t i, uint64_t tag, uint64_t owner,
                                       const Data& data) {
     Line& v = lines_[i];
-    ++seq_[set];
+    // (Through one pointer: the line's stores below might alias the
+    // vector's, which would reload its base for the second bump.)
+    uint32_t* const seq = &seq_[set];
+    ++*seq;
     bool link = true;
     if (v.tag != 0) {  // eviction, in place
       if (&v == memo_line_) memo_tag_ = 0;
@@ -355,7 +358,7 @@ class SetAssocCache {
     v.stamp = ++clock_;
     v.data = data;
     if (link) Link(i);
-    ++seq_[set];
+    ++*seq;
     counters_.insertions.Inc();
     return &v.data;
   }
