@@ -9,9 +9,9 @@
 // ways, and the sequence again; invalidations bump the sequence of every
 // set they touch. Tags are one 64-bit word with a valid bit, so a torn
 // entry never matches; a fill (Fill()) stores the other fields one by one
-// and the tag last. A set's
-// sequence word sits next to its round-robin victim index and its ways, so
-// a fill of a small set touches one host cache line.
+// and the tag last. A set's sequence word sits next to its round-robin
+// victim index and its ways, so a fill of a small set touches one host
+// cache line.
 // Replacement is round-robin per set: deterministic, no hashing of host
 // pointers.
 //
@@ -50,7 +50,7 @@ using CacheCounters = sim::CacheCounts;
 
 inline constexpr uint64_t kTagValid = 1ull << 63;
 
-// A set of a SetAssocCache: where its metadata and ways are (From
+// A set of a SetAssocCache: where its metadata and ways are (from
 // SetAssocCache::At). A miss path that probes a set and later fills it
 // keeps this rather than recomputing it. Valid until the cache's Init().
 struct CacheSet {
