@@ -188,7 +188,7 @@ class PhysMem {
   }
   // The slot of a frame in the flat part (pa < flat_size_).
   static const Slot& FlatSlot(const uint8_t* flat_meta, uint64_t pa) {
-    return *reinterpret_cast<const Slot*>(flat_meta + ((pa >> 12) << 6));
+    return *reinterpret_cast<const Slot*>(flat_meta + (pa >> 12) * sizeof(Slot));
   }
   const Slot* SlotFor(uint64_t pa) const {
     const Region& r = regions_[pa >> kRegionShift];
@@ -294,8 +294,8 @@ class WalkReader {
     if (!InFlat(p)) [[unlikely]] {
       return ReadSlow(*mem_, pa, level, agent_, space_, va_, out);
     }
-    // An untouched region has the zero region's shadow (untracked frames)
-    // and reads zeros.
+    // An untouched region's shadow and bytes read as zeros (untracked
+    // frames, zero entries).
     if (check_) {
       const FrameMeta& m = MetaOf(p);
       if (!Expected(m, level)) [[unlikely]] CheckSlow(*mem_, pa, level, agent_, space_, va_, m);

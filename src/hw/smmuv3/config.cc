@@ -228,12 +228,11 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
       e.walker = arch::MakeArm64Walker(Stage1Of(e), WalkOptionsOf(e, agent_, 0));
     }
   }
-  const uint32_t set = cfg_.SetOf(CfgHash(e.tag));
-  bool evicted = false;
-  CfgEntry* slot = cfg_.Slot(set, e.tag, &evicted);
-  cfg_.BeginWrite(set);
-  *slot = e;
-  cfg_.EndWrite(set);
+  CfgEntry* slot = nullptr;
+  const bool evicted = cfg_.Fill(cfg_.SetOf(CfgHash(e.tag)), e.tag, [&](CfgEntry& d) {
+    d = e;  // (the tag again after, as every fill stores it)
+    slot = &d;
+  });
   cfg_stats_.insertions.Inc();
   if (evicted) cfg_stats_.evictions.Inc();
   if (config_.fast_path) last_cfg_ = slot;

@@ -110,20 +110,11 @@ class SetAssocCache {
     return nullptr;
   }
 
-  // A slot for a new entry with `tag`: the way already holding it, else the
-  // first invalid way, else the round-robin victim (*evicted = true). The
-  // set's count of valid ways (SetMeta::valid) saves the search for an
-  // invalid way when the set is full, the common case of a fill.
-  Entry* Slot(uint32_t set, uint64_t tag, bool* evicted) {
-    const CacheSet s = At(set);
-    if (Entry* hit = Find(s, tag)) {
-      *evicted = false;
-      return hit;
-    }
-    return SlotAfterMiss(s, evicted);
-  }
-  // Slot() for a tag that Find(s, tag) just missed, with no fill of
-  // this set since: no search for it.
+  // The slot for a tag that Find(s, tag) just missed, with no fill of this
+  // set since: the first invalid way, else the round-robin victim
+  // (*evicted = true). The set's count of valid ways (SetMeta::valid)
+  // saves the search for an invalid way when the set is full, the common
+  // case of a fill.
   Entry* SlotAfterMiss(CacheSet s, bool* evicted) {
     *evicted = false;
     Entry* e = Ways(s);
@@ -142,10 +133,11 @@ class SetAssocCache {
     m.victim = static_cast<uint16_t>(w + 1 == ways_ ? 0 : w + 1);
     return &e[w];
   }
-  // Slot(), then, between BeginWrite/EndWrite, write(entry) for the
-  // fields other than the tag and the tag last (fields are stored one by
-  // one: copying a whole entry built on the stack would reload bytes just
-  // stored). True if a valid entry was evicted.
+  // Fills the way already holding `tag`, else SlotAfterMiss()'s: between
+  // BeginWrite/EndWrite, write(entry) for the fields other than the tag,
+  // then the tag (fields are stored one by one: copying a whole entry built
+  // on the stack would reload bytes just stored). True if a valid entry
+  // was evicted.
   template <typename Write>
   bool Fill(uint32_t set, uint64_t tag, Write write) {
     return Fill(At(set), tag, write);
@@ -201,10 +193,6 @@ class SetAssocCache {
     return n;
   }
   uint32_t sequence(uint32_t set) const { return MetaOf(At(set)).seq; }
-  // Around a writer's own change of an entry of `set` (a Slot() it fills
-  // itself).
-  void BeginWrite(uint32_t set) { BeginWrite(At(set)); }
-  void EndWrite(uint32_t set) { EndWrite(At(set)); }
 
  private:
   // Per set, before its ways: the sequence word, the round-robin victim
