@@ -2,6 +2,7 @@
 // and PASID-based invalidation with IH=0 versus IH=1.
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "svaemu/hw/vtd/cache.h"
@@ -118,11 +119,11 @@ TEST(VtdSetAssocCache, InsertAfterMissPicksTheVictimInsertWouldAndKeepsOwnerList
         const uint64_t owner = (i % 3 == 0) ? 9 : 7;
         if (i % 4 == 3) {  // re-use an older line: the LRU order changes
           const uint64_t old = (((i * 5) % (i + 1)) << 4) | 1;
-          uint32_t set;
+          CacheSet set;
           EXPECT_EQ(probe_a(old, 7) != nullptr || probe_a(old, 9) != nullptr,
                     b.ProbeInSet(old, 7, &set) != nullptr || b.ProbeInSet(old, 9, &set) != nullptr);
         }
-        uint32_t set;
+        CacheSet set;
         ASSERT_EQ(b.ProbeInSet(tag, owner, &set), nullptr);
         if (i > 0) {  // the previous line through the memo (evicted in place later)
           const uint64_t prev = ((i - 1) << 4) | 1;
@@ -191,7 +192,7 @@ TEST(VtdSetAssocCache, AFreedWayIsFilledBeforeTheLeastRecentLineIsEvicted) {
     uint32_t dropped = 0;
     c.InvalidateOwner(0, [](uint64_t tag, const int&) { return tag == 0x41; }, &dropped);
     ASSERT_EQ(dropped, 1u);
-    uint32_t set;
+    CacheSet set;
     ASSERT_EQ(c.ProbeInSet(0x51, 0, &set), nullptr);
     c.InsertAfterMiss(set, 0x51, 0, 5);
     EXPECT_EQ(c.valid(), 4u);
@@ -212,11 +213,84 @@ TEST(VtdSetAssocCache, EvictionInPlaceDropsTheMemo) {
   c.Init({.entries = 1, .ways = 1}, stats, "t", 1);
   c.Insert(0x11, 0, 1);
   ASSERT_NE(c.ProbeMemo(0x11, 0), nullptr);
-  uint32_t set;
+  CacheSet set;
   ASSERT_EQ(c.ProbeInSet(0x21, 0, &set), nullptr);
   c.InsertAfterMiss(set, 0x21, 0, 2);
   EXPECT_EQ(c.ProbeMemo(0x11, 0), nullptr);
   EXPECT_EQ(*c.ProbeMemo(0x21, 0), 2);
+}
+
+// The layout (one array of sets, each its sequence word then its ways):
+// every line keeps its bytes whatever is written to the others, a fill or
+// a removal moves only its own set's sequence word (by two, odd while the
+// line is written), a handle names the set its number does, and the owner
+// lists, which link lines of many sets by index, drive invalidation right
+// for power-of-two and other way counts.
+TEST(VtdSetAssocCache, SetsAreDisjointEachWriteBumpsOnlyItsOwnSequence) {
+  struct Data {
+    uint64_t a;
+    uint32_t b;
+  };
+  for (uint32_t ways : {1u, 3u, 4u, 8u}) {
+    SCOPED_TRACE(::testing::Message() << ways << " ways");
+    constexpr uint32_t kSets = 4;
+    sim::Stats stats;
+    SetAssocCache<Data> c;
+    c.Init({.entries = kSets * ways, .ways = ways}, stats, "t", 1);
+    ASSERT_EQ(c.sets(), kSets);
+    std::vector<uint32_t> seq(kSets, 0);
+    const auto expect_seqs = [&] {
+      for (uint32_t s = 0; s < kSets; ++s) ASSERT_EQ(c.seq(s), seq[s]) << "set " << s;
+    };
+    // (tag, owner) of every line, by set: owners alternate 7 and 9, so
+    // each owner's list runs through every set.
+    std::vector<std::pair<uint64_t, uint64_t>> lines;
+    uint64_t next = 1;
+    for (uint32_t s = 0; s < kSets; ++s) {
+      for (uint32_t w = 0; w < ways; ++w) {
+        const uint64_t owner = (s + w) % 2 == 0 ? 7 : 9;
+        while (c.SetOf(next, owner) != s) next += 2;
+        lines.emplace_back(next, owner);
+        next += 2;
+      }
+    }
+    for (const auto& [tag, owner] : lines) {
+      CacheSet set;
+      ASSERT_EQ(c.ProbeInSet(tag, owner, &set), nullptr);
+      const uint32_t s = c.IndexOf(set);
+      ASSERT_EQ(s, c.SetOf(tag, owner));
+      ASSERT_EQ(c.At(s).p, set.p);
+      c.InsertAfterMiss(set, tag, owner, Data{.a = ~tag, .b = static_cast<uint32_t>(tag * 7)});
+      seq[s] += 2;
+      expect_seqs();
+    }
+    EXPECT_EQ(c.valid(), kSets * ways);
+    EXPECT_EQ(stats.Value("t.evictions"), 0u) << "every way of every set filled once";
+    for (const auto& [tag, owner] : lines) {
+      const Data* d = c.Probe(tag, owner);
+      ASSERT_NE(d, nullptr) << tag;
+      EXPECT_EQ(d->a, ~tag);
+      EXPECT_EQ(d->b, static_cast<uint32_t>(tag * 7));
+    }
+    const uint32_t of7 = c.CountOwner(7);
+    EXPECT_EQ(of7 + c.CountOwner(9), kSets * ways);
+    // Drop owner 7 through its list: each line's own set moves by two.
+    uint32_t dropped = 0;
+    EXPECT_EQ(c.InvalidateOwner(7, [](uint64_t, const Data&) { return true; }, &dropped), of7);
+    EXPECT_EQ(dropped, of7);
+    for (const auto& [tag, owner] : lines) {
+      if (owner == 7) seq[c.SetOf(tag, owner)] += 2;
+    }
+    expect_seqs();
+    EXPECT_EQ(c.CountOwner(7), 0u);
+    for (const auto& [tag, owner] : lines) {
+      const Data* d = c.Probe(tag, owner);
+      ASSERT_EQ(d != nullptr, owner == 9) << tag;
+      if (d != nullptr) {
+        EXPECT_EQ(d->a, ~tag);
+      }
+    }
+  }
 }
 
 TEST(VtdIotlb, SmallIotlbEvictsByLruAndCountsIt) {

@@ -247,7 +247,7 @@ struct Vtd::PscStart {
   uint64_t table;
   uint8_t level;
   uint32_t cum;
-  uint32_t set[4];  // per level 2..5: the set probed, for the fill
+  CacheSet set[4];  // per level 2..5: the set probed, for the fill
 };
 
 // The paging-structure caches of a first-stage request whose IOTLB probes
@@ -255,7 +255,7 @@ struct Vtd::PscStart {
 // the caller has probed the PDE cache in that set (and charged the lookup)
 // and missed.
 [[gnu::always_inline]] inline void Vtd::ProbePsc(const VtdRequest& r, const PasidData& pc,
-                                                 const uint32_t* pde_missed, uint32_t* cycles,
+                                                 const CacheSet* pde_missed, uint32_t* cycles,
                                                  PscStart* s) {
   const uint64_t owner = pc.owner;
   const uint32_t lookup = lookup_cycles_;
@@ -268,7 +268,7 @@ struct Vtd::PscStart {
     constexpr unsigned kLevel = decltype(level_c)::value;
     *cycles += lookup;
     const uint64_t tag = PageTag(r.addr, PscShift(kLevel));
-    s->set[kLevel - 2] = psc_[kLevel - 2].SetOfMixed(tag, pc.owner_mix);
+    s->set[kLevel - 2] = psc_[kLevel - 2].SetFor(tag, pc.owner_mix);
     const PscData* p = psc_[kLevel - 2].LookupAt(s->set[kLevel - 2], tag, owner);
     if (p == nullptr) return false;
     s->table = p->next.value();
@@ -350,7 +350,7 @@ struct Vtd::PscStart {
 [[gnu::always_inline]] inline VtdResult Vtd::FillLeaf(const VtdRequest& r, PasidData& pc,
                                                       const arch::FastTranslation& t,
                                                       uint32_t cycles, bool missed_4k,
-                                                      uint32_t set4k) {
+                                                      CacheSet set4k) {
   const unsigned shift = t.page_shift();
   const int arr = t.level - 1;  // 4 KiB, 2 MiB, 1 GiB
   const bool writable = (t.perms & arch::kPermIndexWrite) != 0;
@@ -383,7 +383,7 @@ struct Vtd::PscStart {
 }
 
 VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
-                             uint32_t set4k) {
+                             CacheSet set4k) {
   // The inline check passed `pc`'s deny mask: a first-stage PASID whose
   // SRE/ERE allow the request. The common miss (the 4 KiB array missed,
   // no large leaf of this PASID to probe for, the request's own privilege)
@@ -407,7 +407,7 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
   // that this function keeps a small frame.
   cycles += lookup_cycles_;
   const uint64_t pde_tag = PageTag(r.addr, PscShift(2));
-  const uint32_t pde_set = psc_[0].SetOfMixed(pde_tag, pc->owner_mix);
+  const CacheSet pde_set = psc_[0].SetFor(pde_tag, pc->owner_mix);
   const PscData* pde = psc_[0].LookupAt(pde_set, pde_tag, pc->owner);
   if (pde == nullptr) [[unlikely]] return MissBelowPde(r, *pc, set4k, pde_set);
   // The walk from the PT that line names: here when it is one plain read
@@ -431,8 +431,8 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
 // paging-structure caches, the walk and its fills. A walk of plain reads
 // (PreparedWalker::TryWalk) is finished here; any other goes to
 // MissFromStart.
-VtdResult Vtd::MissBelowPde(const VtdRequest& r, PasidData& pc, uint32_t set4k,
-                            uint32_t pde_set) {
+VtdResult Vtd::MissBelowPde(const VtdRequest& r, PasidData& pc, CacheSet set4k,
+                            CacheSet pde_set) {
   uint32_t cycles = 3 * lookup_cycles_;  // PASID cache, 4 KiB IOTLB, PDE cache
   PscStart s;
   ProbePsc(r, pc, &pde_set, &cycles, &s);
@@ -456,7 +456,7 @@ VtdResult Vtd::MissBelowPde(const VtdRequest& r, PasidData& pc, uint32_t set4k,
 // The rest of a miss whose walk from `s` is more than plain reads (after
 // a PDE-cache hit, or in MissBelowPde): the walker's whole walk, the
 // paging-structure fills it allows, the IOTLB fill or the fault.
-VtdResult Vtd::MissFromStart(const VtdRequest& r, PasidData& pc, uint32_t set4k, PscStart s,
+VtdResult Vtd::MissFromStart(const VtdRequest& r, PasidData& pc, CacheSet set4k, PscStart s,
                              uint32_t cycles) {
   arch::FastTranslation t;
   arch::WalkResult w;
@@ -525,7 +525,7 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
   if (!arch::X86Canonical(VirtAddr(r.addr), pc.levels)) [[unlikely]] {
     return Fault(req, FaultReason::kNonCanonical, fpd, cycles, !ats);
   }
-  PscStart s;
+  PscStart s{};  // (GCC cannot follow which levels ProbePsc sets)
   ProbePsc(r, pc, nullptr, &cycles, &s);
   arch::FastTranslation t;
   arch::WalkResult w;
@@ -535,7 +535,8 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
     return Fault(req, WalkFaultReason(w), fpd, cycles, !ats);
   }
   return FillLeaf(r, pc, t, cycles, missed_4k,
-                  missed_4k ? iotlb_[0].SetOf(PageTag(r.addr, kIotlbShift[0]), owner) : 0);
+                  iotlb_[0].At(missed_4k ? iotlb_[0].SetOf(PageTag(r.addr, kIotlbShift[0]), owner)
+                                         : 0));
 }
 
 // 3.4 untranslated requests through the PCIe port: faults are

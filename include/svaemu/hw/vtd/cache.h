@@ -1,9 +1,12 @@
 // A set-associative cache of POD lines, the building block of every VT-d
 // cache (context cache, PASID cache, IOTLB, paging-structure caches).
 //
-// Layout: one flat array of lines, `ways` consecutive lines per set, and one
-// sequence word per set. A line is tag + owner + data + replacement stamp +
-// owner-list links. `tag` is the lookup key with bit 0 set (0 = invalid);
+// Layout: one array of sets; a set is its metadata (sequence word, set
+// number) followed by its `ways` lines, so a probe, the fill after it and
+// the sequence bumps all work from one pointer (CacheSet), which a caller
+// keeps from the probe for the fill. A line is tag + owner + data +
+// replacement stamp + owner-list links; a line's index (for the owner
+// lists) is set * ways + way. `tag` is the lookup key with bit 0 set (0 = invalid);
 // `owner` groups lines for invalidation (VT-d: DID and PASID), so that a
 // PASID-based invalidation visits only that PASID's lines: each owner has an
 // intrusive doubly linked list through the lines (indices, no allocation on
@@ -27,9 +30,12 @@
 #define SVAEMU_HW_VTD_CACHE_H_
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <string>
-#include <vector>
+#include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
 #include "svaemu/base/check.h"
@@ -54,9 +60,16 @@ using CacheCounters = sim::CacheCounts;
 // owner by a caller that probes often for one owner (a PASID-cache line).
 constexpr uint64_t CacheOwnerMix(uint64_t owner) { return owner * 0x9E3779B97F4A7C15ull; }
 
+// A handle on one set of a SetAssocCache (SetAssocCache::At): what a probe
+// found, for the fill after it.
+struct CacheSet {
+  std::byte* p;
+};
+
 template <typename Data>
 class SetAssocCache {
  public:
+  static_assert(std::is_trivially_copyable_v<Data> && std::is_trivially_destructible_v<Data>);
   static constexpr uint32_t kNil = ~0u;
   struct Line {
     uint64_t tag;
@@ -87,14 +100,20 @@ class SetAssocCache {
     set_bits_ = 0;
     ways_shift_ = (g.ways & (g.ways - 1)) == 0 ? std::countr_zero(g.ways) : -1;
     while ((1u << set_bits_) < sets_) ++set_bits_;
+    set_shift_ = set_bits_ == 0 ? 0 : 64 - set_bits_;
+    set_mask_ = sets_ - 1;
     repl_ = g.replacement;
-    lines_.assign(g.entries, Line{});
-    for (Line& l : lines_) {
-      l.tag = 0;
-      l.stamp = 0;
-      l.prev = l.next = kNil;
+    stride_ = sizeof(SetMeta) + uint64_t{ways_} * sizeof(Line);
+    entries_ = g.entries;
+    sets_mem_ = std::make_unique<std::byte[]>(stride_ * sets_);
+    for (uint32_t set = 0; set < sets_; ++set) {
+      std::byte* const p = sets_mem_.get() + set * stride_;
+      new (p) SetMeta{.seq = 0, .index = set};
+      for (uint32_t w = 0; w < ways_; ++w) {
+        new (p + sizeof(SetMeta) + w * sizeof(Line))
+            Line{.tag = 0, .owner = 0, .stamp = 0, .prev = kNil, .next = kNil, .data = {}};
+      }
     }
-    seq_.assign(sets_, 0);
     heads_.clear();
     memo_head_ = nullptr;
     memo_tag_ = 0;
@@ -144,7 +163,7 @@ class SetAssocCache {
   // else the victim InsertAfterMiss() picks.
   Data* Insert(uint64_t tag, uint64_t owner, const Data& data) {
     SVAEMU_CHECK((tag & 1) != 0);
-    const uint32_t set = SetOf(tag, owner);
+    const CacheSet set = At(SetOf(tag, owner));
     if (Line* l = FindInSet(set, tag, owner)) {
       l->data = data;
       return &l->data;
@@ -156,11 +175,10 @@ class SetAssocCache {
   // victim is chosen (first free way, else the LRU/FIFO one, else random)
   // and replaced in place (one sequence bump pair; it stays on its owner
   // list when the new line has the same owner).
-  [[gnu::always_inline]] Data* InsertAfterMiss(uint32_t set, uint64_t tag, uint64_t owner,
+  [[gnu::always_inline]] Data* InsertAfterMiss(CacheSet set, uint64_t tag, uint64_t owner,
                                                const Data& data) {
     SVAEMU_CHECK((tag & 1) != 0);
-    const uint32_t base = set * ways_;
-    const Line* l = &lines_[base];
+    const Line* l = Ways(set);
     uint32_t way;
     if (ways_ == 1) {
       way = 0;  // (random replacement of one way: Uniform(1) is 0)
@@ -171,22 +189,22 @@ class SetAssocCache {
     } else {
       way = VictimIn<0>(l);
     }
-    return FillAt(set, base + way, tag, owner, data);
+    return FillAt(set, way, tag, owner, data);
   }
   // Probe() that also returns the set, for a later InsertAfterMiss().
-  [[gnu::always_inline]] Data* ProbeInSet(uint64_t tag, uint64_t owner, uint32_t* set) {
-    *set = SetOf(tag, owner);
+  [[gnu::always_inline]] Data* ProbeInSet(uint64_t tag, uint64_t owner, CacheSet* set) {
+    *set = At(SetOf(tag, owner));
     return ProbeAt(*set, tag, owner);
   }
-  // Probe() of `set`, which must be SetOf(tag, owner).
-  [[gnu::always_inline]] Data* ProbeAt(uint32_t set, uint64_t tag, uint64_t owner) {
+  // Probe() of `set`, which must be At(SetOf(tag, owner)).
+  [[gnu::always_inline]] Data* ProbeAt(CacheSet set, uint64_t tag, uint64_t owner) {
     Line* l = FindInSet(set, tag, owner);
     if (l == nullptr) return nullptr;
     if (repl_ == Replacement::kLru) l->stamp = ++clock_;
     return &l->data;
   }
   // ProbeAt() counting a hit or a miss.
-  [[gnu::always_inline]] Data* LookupAt(uint32_t set, uint64_t tag, uint64_t owner) {
+  [[gnu::always_inline]] Data* LookupAt(CacheSet set, uint64_t tag, uint64_t owner) {
     Data* d = ProbeAt(set, tag, owner);
     (d != nullptr ? counters_.hits : counters_.misses).Inc();
     return d;
@@ -201,14 +219,14 @@ class SetAssocCache {
     if (!track_owners_) {
       // The lines of `owner` are those visited (the modelled work is the
       // same as with lists; the host scans the small array).
-      for (uint32_t i = 0; i < lines_.size(); ++i) {
-        if (lines_[i].tag == 0 || lines_[i].owner != owner) continue;
+      ForEachLine([&](CacheSet set, Line& l) {
+        if (l.tag == 0 || l.owner != owner) return;
         ++visited;
-        if (pred(lines_[i].tag, lines_[i].data)) {
-          Remove(i);
+        if (pred(l.tag, l.data)) {
+          Remove(set, l);
           ++n;
         }
-      }
+      });
       counters_.invalidations.Inc(n);
       if (dropped != nullptr) *dropped += n;
       return visited;
@@ -216,10 +234,11 @@ class SetAssocCache {
     auto it = heads_.find(owner);
     uint32_t i = it == heads_.end() ? kNil : it->second;
     while (i != kNil) {
-      const uint32_t next = lines_[i].next;
+      Line& l = LineAt(i);
+      const uint32_t next = l.next;
       ++visited;
-      if (pred(lines_[i].tag, lines_[i].data)) {
-        Remove(i);
+      if (pred(l.tag, l.data)) {
+        Remove(SetOfLine(i), l);
         ++n;
       }
       i = next;
@@ -234,12 +253,12 @@ class SetAssocCache {
   template <typename Pred>
   uint32_t InvalidateIf(Pred pred) {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < lines_.size(); ++i) {
-      if (lines_[i].tag != 0 && pred(lines_[i].tag, lines_[i].owner, lines_[i].data)) {
-        Remove(i);
+    ForEachLine([&](CacheSet set, Line& l) {
+      if (l.tag != 0 && pred(l.tag, l.owner, l.data)) {
+        Remove(set, l);
         ++n;
       }
-    }
+    });
     counters_.invalidations.Inc(n);
     return n;
   }
@@ -253,40 +272,81 @@ class SetAssocCache {
   uint32_t CountOwner(uint64_t owner) const {
     uint32_t n = 0;
     if (!track_owners_) {
-      for (const Line& l : lines_) n += l.tag != 0 && l.owner == owner;
+      ForEachLine([&](CacheSet, const Line& l) { n += l.tag != 0 && l.owner == owner; });
       return n;
     }
     auto it = heads_.find(owner);
     for (uint32_t i = it == heads_.end() ? kNil : it->second; i != kNil;
-         i = lines_[i].next) {
+         i = LineAt(i).next) {
       ++n;
     }
     return n;
   }
-  uint32_t capacity() const { return static_cast<uint32_t>(lines_.size()); }
+  uint32_t capacity() const { return entries_; }
   // Tests: the next stamp given is `clock` + 1.
   void SetClockForTest(uint64_t clock) { clock_ = clock; }
   uint32_t ways() const { return ways_; }
   uint32_t sets() const { return sets_; }
-  uint32_t seq(uint32_t set) const { return seq_[set]; }
+  uint32_t seq(uint32_t set) const { return MetaOf(At(set)).seq; }
   const CacheCounters& counters() const { return counters_; }
   CacheCounters& counters() { return counters_; }
 
   uint32_t SetOf(uint64_t tag, uint64_t owner) const {
     return SetOfMixed(tag, CacheOwnerMix(owner));
   }
-  // SetOf() with the owner's half precomputed (CacheOwnerMix).
-  uint32_t SetOfMixed(uint64_t tag, uint64_t owner_mix) const {
-    if (set_bits_ == 0) return 0;
+  // SetOf() with the owner's half precomputed (CacheOwnerMix): the top
+  // set_bits_ bits of a multiplicative hash (with one set, the mask is 0).
+  [[gnu::always_inline]] uint32_t SetOfMixed(uint64_t tag, uint64_t owner_mix) const {
     const uint64_t h = (tag ^ owner_mix) * 0xD6E8FEB86659FD93ull;
-    return static_cast<uint32_t>(h >> (64 - set_bits_));
+    return static_cast<uint32_t>(h >> set_shift_) & set_mask_;
   }
+  // The set numbered `set` (< sets()). (A handle reaches the lines: const
+  // only in that the geometry does not change.)
+  [[gnu::always_inline]] CacheSet At(uint32_t set) const {
+    return CacheSet{sets_mem_.get() + set * stride_};
+  }
+  // At(SetOfMixed(tag, owner_mix)).
+  [[gnu::always_inline]] CacheSet SetFor(uint64_t tag, uint64_t owner_mix) const {
+    return At(SetOfMixed(tag, owner_mix));
+  }
+  // The number of a set (At(number) == set).
+  uint32_t IndexOf(CacheSet set) const { return MetaOf(set).index; }
 
  private:
   // The line holding (tag, owner), or nullptr. The default geometries (4
   // and 8 ways) get a loop of constant length, which the compiler unrolls.
+  // A set's metadata, then its ways.
+  struct SetMeta {
+    uint32_t seq;    // the sequence word (see "Concurrency plan")
+    uint32_t index;  // the set's number (line index = index * ways + way)
+  };
+  static_assert(sizeof(SetMeta) % alignof(Line) == 0);
+  static SetMeta& MetaOf(CacheSet set) { return *std::launder(reinterpret_cast<SetMeta*>(set.p)); }
+  [[gnu::always_inline]] static Line* Ways(CacheSet set) {
+    return std::launder(reinterpret_cast<Line*>(set.p + sizeof(SetMeta)));
+  }
+  // Line index (owner lists) <-> set and line.
+  CacheSet SetOfLine(uint32_t i) const {
+    return At(ways_shift_ >= 0 ? i >> ways_shift_ : i / ways_);
+  }
+  Line& LineAt(uint32_t i) const {
+    return Ways(SetOfLine(i))[ways_shift_ >= 0 ? i & (ways_ - 1) : i % ways_];
+  }
+  uint32_t IndexOfLine(CacheSet set, const Line& l) const {
+    return MetaOf(set).index * ways_ + static_cast<uint32_t>(&l - Ways(set));
+  }
+  // fn(set, line) for every line, in index order.
+  template <typename Fn>
+  void ForEachLine(Fn fn) const {
+    for (uint32_t set = 0; set < sets_; ++set) {
+      const CacheSet s = At(set);
+      Line* l = Ways(s);
+      for (uint32_t w = 0; w < ways_; ++w) fn(s, l[w]);
+    }
+  }
+
   [[gnu::always_inline]] Line* Find(uint64_t tag, uint64_t owner) {
-    return FindInSet(SetOf(tag, owner), tag, owner);
+    return FindInSet(At(SetOf(tag, owner)), tag, owner);
   }
   template <uint32_t kWays>  // 0: ways_
   [[gnu::always_inline]] Line* FindIn(Line* l, uint64_t tag, uint64_t owner) const {
@@ -297,8 +357,8 @@ class SetAssocCache {
     return nullptr;
   }
 
-  [[gnu::always_inline]] Line* FindInSet(uint32_t set, uint64_t tag, uint64_t owner) {
-    Line* l = &lines_[set * ways_];
+  [[gnu::always_inline]] Line* FindInSet(CacheSet set, uint64_t tag, uint64_t owner) {
+    Line* l = Ways(set);
     if (ways_ == 8) return FindIn<8>(l, tag, owner);
     if (ways_ == 4) return FindIn<4>(l, tag, owner);
     if (ways_ == 1) return FindIn<1>(l, tag, owner);
@@ -330,13 +390,12 @@ class SetAssocCache {
     return oldest;
   }
 
-  // Writes (tag, owner, data) into line i of `set`, evicting what it held.
-  [[gnu::always_inline]] Data* FillAt(uint32_t set, uint32_t i, uint64_t tag, uint64_t owner,
+  // Writes (tag, owner, data) into way `way` of `set`, evicting what it
+  // held.
+  [[gnu::always_inline]] Data* FillAt(CacheSet set, uint32_t way, uint64_t tag, uint64_t owner,
                                       const Data& data) {
-    Line& v = lines_[i];
-    // (Through one pointer: the line's stores below might alias the
-    // vector's, which would reload its base for the second bump.)
-    uint32_t* const seq = &seq_[set];
+    Line& v = Ways(set)[way];
+    uint32_t* const seq = &MetaOf(set).seq;
     ++*seq;
     bool link = true;
     if (v.tag != 0) {  // eviction, in place
@@ -347,7 +406,7 @@ class SetAssocCache {
       if (v.owner == owner || !track_owners_) {
         link = false;
       } else {
-        Unlink(i);
+        Unlink(IndexOfLine(set, v));
       }
       counters_.evictions.Inc();
     } else {
@@ -357,7 +416,7 @@ class SetAssocCache {
     v.owner = owner;
     v.stamp = ++clock_;
     v.data = data;
-    if (link) Link(i);
+    if (link) Link(IndexOfLine(set, v));
     ++*seq;
     counters_.insertions.Inc();
     return &v.data;
@@ -400,36 +459,36 @@ class SetAssocCache {
   }
   void Link(uint32_t i) {
     if (!track_owners_) return;
-    Line& l = lines_[i];
+    Line& l = LineAt(i);
     uint32_t* head = HeadOf(l.owner);
     l.prev = kNil;
     l.next = *head;
-    if (*head != kNil) lines_[*head].prev = i;
+    if (*head != kNil) LineAt(*head).prev = i;
     *head = i;
   }
   // Takes line i off its owner's list (no-op without lists).
   void Unlink(uint32_t i) {
     if (!track_owners_) return;
-    Line& l = lines_[i];
+    Line& l = LineAt(i);
     if (l.prev != kNil) {
-      lines_[l.prev].next = l.next;
+      LineAt(l.prev).next = l.next;
     } else {
       uint32_t* head = HeadOf(l.owner);
       SVAEMU_CHECK(*head == i);
       *head = l.next;
     }
-    if (l.next != kNil) lines_[l.next].prev = l.prev;
+    if (l.next != kNil) LineAt(l.next).prev = l.prev;
     l.prev = l.next = kNil;
   }
-  void Remove(uint32_t i) { Remove(i, ways_shift_ >= 0 ? i >> ways_shift_ : i / ways_); }
-  void Remove(uint32_t i, uint32_t set) {
-    Line& l = lines_[i];
-    ++seq_[set];
+  // Frees line `l` of `set`.
+  void Remove(CacheSet set, Line& l) {
+    uint32_t* const seq = &MetaOf(set).seq;
+    ++*seq;
     if (&l == memo_line_) memo_tag_ = 0;
-    Unlink(i);
+    Unlink(IndexOfLine(set, l));
     l.tag = 0;
     l.stamp = 0;  // free: the first choice of VictimIn
-    ++seq_[set];
+    ++*seq;
     --valid_;
   }
 
@@ -437,12 +496,15 @@ class SetAssocCache {
   uint32_t ways_ = 1;
   uint32_t sets_ = 1;
   uint32_t set_bits_ = 0;
+  uint32_t set_shift_ = 0;  // 64 - set_bits_ (0 with one set)
+  uint32_t set_mask_ = 0;   // sets_ - 1
   int ways_shift_ = 0;  // log2(ways), or -1 if ways is not a power of 2
+  uint64_t stride_ = 0;     // bytes per set: SetMeta, then the ways
+  uint32_t entries_ = 0;
   Replacement repl_ = Replacement::kLru;
   uint64_t clock_ = 0;  // the last stamp given
   uint32_t valid_ = 0;
-  std::vector<Line> lines_;
-  std::vector<uint32_t> seq_;
+  std::unique_ptr<std::byte[]> sets_mem_;  // sets_ sets of stride_ bytes
   absl::flat_hash_map<uint64_t, uint32_t> heads_;  // owner -> first line
   uint64_t prune_limit_ = 64;
   uint64_t memo_owner_ = 0;

@@ -269,7 +269,7 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   // needs of the context entry; see PasidData::rid_priv).
   [[gnu::noinline]] VtdResult TranslateMiss(const VtdRequest& r,
                                             PasidData* pc,
-                                            IotlbData* e4k, uint32_t set4k);
+                                            IotlbData* e4k, CacheSet set4k);
   // From the configuration on: IOTLB (the 4 KiB array already probed when
   // `probed_4k`), paging-structure caches, walk, fills. `cycles` holds the
   // configuration lookups so far.
@@ -279,21 +279,21 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   // paging-structure caches (ProbePsc: where the walk starts), the walk
   // and its fills (WalkFromStart; FillPsc), then the IOTLB fill (FillLeaf).
   struct PscStart;
-  void ProbePsc(const VtdRequest& r, const PasidData& pc, const uint32_t* pde_missed,
+  void ProbePsc(const VtdRequest& r, const PasidData& pc, const CacheSet* pde_missed,
                 uint32_t* cycles, PscStart* s);
   void FillPsc(const VtdRequest& r, const PasidData& pc, const PscStart& s,
                const uint64_t* entries, unsigned low);
   bool WalkFromStart(const VtdRequest& r, PasidData& pc, const PscStart& s, uint32_t* cycles,
                      arch::FastTranslation* t, arch::WalkResult* w);
   // TranslateMiss() past a PDE-cache miss in set `pde_set`.
-  [[gnu::noinline]] VtdResult MissBelowPde(const VtdRequest& r, PasidData& pc, uint32_t set4k,
-                                           uint32_t pde_set);
+  [[gnu::noinline]] VtdResult MissBelowPde(const VtdRequest& r, PasidData& pc, CacheSet set4k,
+                                           CacheSet pde_set);
   // A miss whose walk from `s` is more than plain reads (TranslateMiss,
   // MissBelowPde); `cycles` as charged so far.
-  [[gnu::noinline]] VtdResult MissFromStart(const VtdRequest& r, PasidData& pc, uint32_t set4k,
+  [[gnu::noinline]] VtdResult MissFromStart(const VtdRequest& r, PasidData& pc, CacheSet set4k,
                                             PscStart s, uint32_t cycles);
   VtdResult FillLeaf(const VtdRequest& r, PasidData& pc, const arch::FastTranslation& t,
-                     uint32_t cycles, bool missed_4k, uint32_t set4k);
+                     uint32_t cycles, bool missed_4k, CacheSet set4k);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
   const ContextData* FetchContext(uint16_t sid, uint32_t* cycles,
@@ -395,7 +395,7 @@ inline VtdResult Vtd::Translate(const VtdRequest& r) {
     const uint8_t need = NeedOf(r);
     if (pc != nullptr && (pc->deny & need) == 0) [[likely]] {
       const uint64_t tag = PageTag(r.addr, 12);
-      const uint32_t set = iotlb_[0].SetOfMixed(tag, pc->owner_mix);
+      const CacheSet set = iotlb_[0].SetFor(tag, pc->owner_mix);
       IotlbData* e = iotlb_[0].ProbeAt(set, tag, pc->owner);
       if (e != nullptr && (e->deny & need) == 0) [[likely]] {
         VtdResult res;
