@@ -6,8 +6,8 @@
 // the sequence bumps all work from one pointer (CacheSet), which a caller
 // keeps from the probe for the fill. A line is tag + owner + data +
 // replacement stamp + owner-list links; a line's index (for the owner
-// lists) is set * ways + way. `tag` is the lookup key with bit 0 set (0 = invalid);
-// `owner` groups lines for invalidation (VT-d: DID and PASID), so that a
+// lists) is set * ways + way. `tag` is the lookup key with bit 0 set
+// (0 = invalid); `owner` groups lines for invalidation (VT-d: DID and PASID), so that a
 // PASID-based invalidation visits only that PASID's lines: each owner has an
 // intrusive doubly linked list through the lines (indices, no allocation on
 // link/unlink). The owner -> list head map is touched only on fill,
@@ -313,8 +313,6 @@ class SetAssocCache {
   uint32_t IndexOf(CacheSet set) const { return MetaOf(set).index; }
 
  private:
-  // The line holding (tag, owner), or nullptr. The default geometries (4
-  // and 8 ways) get a loop of constant length, which the compiler unrolls.
   // A set's metadata, then its ways.
   struct SetMeta {
     uint32_t seq;    // the sequence word (see "Concurrency plan")
@@ -345,6 +343,8 @@ class SetAssocCache {
     }
   }
 
+  // The line holding (tag, owner), or nullptr. The default geometries (4
+  // and 8 ways) get a loop of constant length, which the compiler unrolls.
   [[gnu::always_inline]] Line* Find(uint64_t tag, uint64_t owner) {
     return FindInSet(At(SetOf(tag, owner)), tag, owner);
   }
