@@ -24,16 +24,13 @@
 #ifndef SVAEMU_HW_SMMUV3_CACHES_H_
 #define SVAEMU_HW_SMMUV3_CACHES_H_
 
-#include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <new>
 #include <string>
-#include <type_traits>
 
 #include "svaemu/arch/arm64.h"
 #include "svaemu/base/check.h"
 #include "svaemu/base/strong_types.h"
+#include "svaemu/hw/set_array.h"
 #include "svaemu/sim/cache_counts.h"
 #include "svaemu/sim/stats.h"
 
@@ -50,17 +47,12 @@ using CacheCounters = sim::CacheCounts;
 
 inline constexpr uint64_t kTagValid = 1ull << 63;
 
-// A set of a SetAssocCache: where its metadata and ways are (from
-// SetAssocCache::At). A miss path that probes a set and later fills it
-// keeps this rather than recomputing it. Valid until the cache's Init().
-struct CacheSet {
-  std::byte* p;
-};
+// A set of a SetAssocCache (SetAssocCache::At): a miss path that probes a
+// set and later fills it keeps this rather than recomputing it.
+using hw::CacheSet;
 
 template <typename Entry>
 class SetAssocCache {
-  static_assert(std::is_trivially_copyable_v<Entry> && std::is_trivially_destructible_v<Entry>);
-  static_assert(alignof(Entry) <= 8 && sizeof(Entry) % 8 == 0);
 
  public:
   SetAssocCache() = default;
@@ -71,24 +63,15 @@ class SetAssocCache {
     SVAEMU_CHECK(g.sets > 0 && (g.sets & (g.sets - 1)) == 0 && g.ways > 0 && g.ways <= 0xffff);
     ways_ = g.ways;
     set_mask_ = g.sets - 1;
-    stride_ = sizeof(SetMeta) + size_t{g.ways} * sizeof(Entry);
-    // (operator new's alignment, 16, is enough for both.)
-    store_ = std::make_unique<std::byte[]>(stride_ * g.sets);
-    for (uint32_t s = 0; s < g.sets; ++s) {
-      std::byte* p = store_.get() + s * stride_;
-      new (p) SetMeta{};
-      for (uint32_t w = 0; w < g.ways; ++w) new (p + sizeof(SetMeta) + w * sizeof(Entry)) Entry{};
-    }
+    sets_.Init(g.sets, g.ways, [](uint32_t) { return SetMeta{}; }, Entry{});
   }
   uint32_t ways() const { return ways_; }
   uint32_t sets() const { return set_mask_ + 1; }
   uint32_t SetOf(uint64_t hash) const {
     return static_cast<uint32_t>(hash) & set_mask_;
   }
-  CacheSet At(uint32_t set) const { return CacheSet{store_.get() + set * stride_}; }
-  static Entry* Ways(CacheSet s) {
-    return std::launder(reinterpret_cast<Entry*>(s.p + sizeof(SetMeta)));
-  }
+  CacheSet At(uint32_t set) const { return sets_.At(set); }
+  static Entry* Ways(CacheSet s) { return Sets::Ways(s); }
   const Entry* SetBegin(uint32_t set) const { return Ways(At(set)); }
   Entry* SetBegin(uint32_t set) { return Ways(At(set)); }
 
@@ -203,7 +186,8 @@ class SetAssocCache {
     uint16_t valid = 0;
   };
   static_assert(sizeof(SetMeta) == 8);
-  static SetMeta& MetaOf(CacheSet s) { return *std::launder(reinterpret_cast<SetMeta*>(s.p)); }
+  using Sets = SetArray<SetMeta, Entry>;
+  static SetMeta& MetaOf(CacheSet s) { return Sets::MetaOf(s); }
   static void BeginWrite(CacheSet s) { ++MetaOf(s).seq; }
   static void EndWrite(CacheSet s) { ++MetaOf(s).seq; }
 
@@ -217,8 +201,7 @@ class SetAssocCache {
 
   uint32_t ways_ = 0;
   uint32_t set_mask_ = 0;
-  size_t stride_ = 0;  // bytes per set: its SetMeta, then its ways
-  std::unique_ptr<std::byte[]> store_;
+  Sets sets_;
 };
 
 // Access kinds a cached translation allows with nothing else to do (no

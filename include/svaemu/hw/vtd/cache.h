@@ -30,15 +30,12 @@
 #define SVAEMU_HW_VTD_CACHE_H_
 
 #include <bit>
-#include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <new>
 #include <string>
-#include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
 #include "svaemu/base/check.h"
+#include "svaemu/hw/set_array.h"
 #include "svaemu/sim/rng.h"
 #include "svaemu/sim/cache_counts.h"
 #include "svaemu/sim/stats.h"
@@ -62,14 +59,11 @@ constexpr uint64_t CacheOwnerMix(uint64_t owner) { return owner * 0x9E3779B97F4A
 
 // A handle on one set of a SetAssocCache (SetAssocCache::At): what a probe
 // found, for the fill after it.
-struct CacheSet {
-  std::byte* p;
-};
+using hw::CacheSet;
 
 template <typename Data>
 class SetAssocCache {
  public:
-  static_assert(std::is_trivially_copyable_v<Data> && std::is_trivially_destructible_v<Data>);
   static constexpr uint32_t kNil = ~0u;
   struct Line {
     uint64_t tag;
@@ -103,17 +97,10 @@ class SetAssocCache {
     set_shift_ = set_bits_ == 0 ? 0 : 64 - set_bits_;
     set_mask_ = sets_ - 1;
     repl_ = g.replacement;
-    stride_ = sizeof(SetMeta) + uint64_t{ways_} * sizeof(Line);
     entries_ = g.entries;
-    sets_mem_ = std::make_unique<std::byte[]>(stride_ * sets_);
-    for (uint32_t set = 0; set < sets_; ++set) {
-      std::byte* const p = sets_mem_.get() + set * stride_;
-      new (p) SetMeta{.seq = 0, .index = set};
-      for (uint32_t w = 0; w < ways_; ++w) {
-        new (p + sizeof(SetMeta) + w * sizeof(Line))
-            Line{.tag = 0, .owner = 0, .stamp = 0, .prev = kNil, .next = kNil, .data = {}};
-      }
-    }
+    sets_mem_.Init(
+        sets_, ways_, [](uint32_t set) { return SetMeta{.seq = 0, .index = set}; },
+        Line{.tag = 0, .owner = 0, .stamp = 0, .prev = kNil, .next = kNil, .data = {}});
     heads_.clear();
     memo_head_ = nullptr;
     memo_tag_ = 0;
@@ -302,9 +289,7 @@ class SetAssocCache {
   }
   // The set numbered `set` (< sets()). (A handle reaches the lines: const
   // only in that the geometry does not change.)
-  [[gnu::always_inline]] CacheSet At(uint32_t set) const {
-    return CacheSet{sets_mem_.get() + set * stride_};
-  }
+  [[gnu::always_inline]] CacheSet At(uint32_t set) const { return sets_mem_.At(set); }
   // At(SetOfMixed(tag, owner_mix)).
   [[gnu::always_inline]] CacheSet SetFor(uint64_t tag, uint64_t owner_mix) const {
     return At(SetOfMixed(tag, owner_mix));
@@ -318,11 +303,9 @@ class SetAssocCache {
     uint32_t seq;    // the sequence word (see "Concurrency plan")
     uint32_t index;  // the set's number (line index = index * ways + way)
   };
-  static_assert(sizeof(SetMeta) % alignof(Line) == 0);
-  static SetMeta& MetaOf(CacheSet set) { return *std::launder(reinterpret_cast<SetMeta*>(set.p)); }
-  [[gnu::always_inline]] static Line* Ways(CacheSet set) {
-    return std::launder(reinterpret_cast<Line*>(set.p + sizeof(SetMeta)));
-  }
+  using Sets = SetArray<SetMeta, Line>;
+  static SetMeta& MetaOf(CacheSet set) { return Sets::MetaOf(set); }
+  [[gnu::always_inline]] static Line* Ways(CacheSet set) { return Sets::Ways(set); }
   // Line index (owner lists) <-> set and line.
   CacheSet SetOfLine(uint32_t i) const {
     return At(ways_shift_ >= 0 ? i >> ways_shift_ : i / ways_);
@@ -499,12 +482,11 @@ class SetAssocCache {
   uint32_t set_shift_ = 0;  // 64 - set_bits_ (0 with one set)
   uint32_t set_mask_ = 0;   // sets_ - 1
   int ways_shift_ = 0;  // log2(ways), or -1 if ways is not a power of 2
-  uint64_t stride_ = 0;     // bytes per set: SetMeta, then the ways
   uint32_t entries_ = 0;
   Replacement repl_ = Replacement::kLru;
   uint64_t clock_ = 0;  // the last stamp given
   uint32_t valid_ = 0;
-  std::unique_ptr<std::byte[]> sets_mem_;  // sets_ sets of stride_ bytes
+  Sets sets_mem_;
   absl::flat_hash_map<uint64_t, uint32_t> heads_;  // owner -> first line
   uint64_t prune_limit_ = 64;
   uint64_t memo_owner_ = 0;
