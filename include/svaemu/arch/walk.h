@@ -826,6 +826,9 @@ template <typename Fmt>
                                                uint64_t* entries, FastTranslation* fast) {
   uint64_t tables_and = ~0ull;  // over the table entries read
   uint64_t tables_or = 0;
+  // Entries are then 8-byte aligned (WalkReader::TryRead). Every caller's
+  // table is a frame address; one that is not is left to the full walk.
+  if ((table & 7) != 0) [[unlikely]] return false;
   switch (start_level) {
     case 5:
       if (!TryTableStep<5>(rd, fmt, va, &table, &tables_and, &tables_or, entries)) return false;

@@ -230,12 +230,19 @@ class PhysMem {
   // page table of `expect`'s level and space (any space with `any_space`,
   // i.e. a.space == kNoSpace) covering `va`. False means "ask
   // ExpectedTable" (shared tables of another space, level 0, violations).
+  // The level is taken off the head rather than added to `expect`: a head
+  // of another level keeps a non-zero level byte (a borrow only reaches the
+  // bytes above it), so the compare is the same, and `expect` stays one
+  // value for every level of a walk. The range test comes before the root
+  // flag's: it passes for every table but a root read for a VA its va_base
+  // does not share the top bits of (the upper half), so the common read
+  // makes one test, not two.
   static bool FastExpected(const FrameMeta& m, uint64_t expect, uint64_t mask,
                            unsigned level, uint64_t va) {
     const uint64_t head = FrameMetaHead(m);
-    if ((head & mask) == expect) [[likely]] {
-      return (head & FrameMetaHeadFlag(kFrameRoot)) != 0 ||
-             ((va ^ m.va_base.value()) >> (12 + 9 * level)) == 0;
+    if (((head - level * FrameMetaHeadLevel(1)) & mask) == expect) [[likely]] {
+      return ((va ^ m.va_base.value()) >> (12 + 9 * level)) == 0 ||
+             (head & FrameMetaHeadFlag(kFrameRoot)) != 0;
     }
     return (head & kFrameMetaHeadUseMask) == 0;  // kUntracked
   }
@@ -263,6 +270,8 @@ class PhysMem {
   // Shadow slots of [0, flat_size_): the slot of pa at flat_meta_ +
   // (pa >> 12) * sizeof(Slot).
   uint8_t* flat_meta_ = nullptr;
+  // As many zero bytes, read-only (the walker's shadow with checking off).
+  uint8_t* zero_meta_ = nullptr;
   uint64_t flat_size_ = 0;    // a multiple of kRegionSize
   uint64_t fast_limit_ = 0;   // min(flat_size_, size_): the inline reads
   uint64_t resident_frames_ = 0;
@@ -272,19 +281,19 @@ class PhysMem {
 // serves one walk: Read(pa, level, &v) is exactly
 // mem.Read64(pa, Access{agent, kPageTableWalk, level, space, va}, &v) —
 // same value, same checks, same reports — with the per-walk part of the
-// check (expected use and space, checker on/off) computed once. It takes
-// set_check_walks() as it is at construction: construct one per walk.
+// check (expected use and space; with checking off, a shadow of zeros,
+// which passes) computed once. It takes set_check_walks() as it is at
+// construction: construct one per walk.
 class WalkReader {
  public:
   [[gnu::always_inline]] WalkReader(PhysMem& mem, Agent agent, SpaceId space, VirtAddr va)
       : mem_(&mem),
-        flat_meta_(mem.flat_meta_),
+        flat_meta_(mem.check_walks_ ? mem.flat_meta_ : mem.zero_meta_),
         flat_(mem.flat_),
         size_words_(mem.fast_limit_ >> 3),
         va_(va.value()),
         expect_(FrameMetaHeadOf(FrameUse::kPageTable, 0, 0, space)),
         mask_(FrameMetaHeadUseLevelMask(space != kNoSpace)),
-        check_(mem.check_walks_),
         agent_(agent),
         space_(space) {}
 
@@ -295,22 +304,22 @@ class WalkReader {
       return ReadSlow(*mem_, pa, level, agent_, space_, va_, out);
     }
     // An untouched region's shadow and bytes read as zeros (untracked
-    // frames, zero entries).
-    if (check_) {
-      const FrameMeta& m = MetaOf(p);
-      if (!Expected(m, level)) [[unlikely]] CheckSlow(*mem_, pa, level, agent_, space_, va_, m);
-    }
+    // frames, zero entries); so does every frame's with checking off.
+    const FrameMeta& m = MetaOf(p);
+    if (!Expected(m, level)) [[unlikely]] CheckSlow(*mem_, pa, level, agent_, space_, va_, m);
     std::memcpy(out, flat_ + p, 8);
     return true;
   }
 
   // Read() when it is a plain load: aligned, inside the flat part, and
-  // (checker on) the frame what the walk expects by the inline test. Else
+  // the frame what the walk expects by the inline test. Else
   // false, having done nothing observable (no report, no slow read): the
   // caller then reads with Read(), which takes those paths.
+  // `pa` must be 8-byte aligned (TryWalkFast's entries are: its start
+  // table is, and every next table is a masked frame address).
   [[gnu::always_inline]] bool TryRead(PhysAddr pa, uint8_t level, uint64_t* out) const {
     const uint64_t p = pa.value();
-    if (!InFlat(p) || (check_ && !Expected(MetaOf(p), level))) return false;
+    if (p >= size_words_ * 8 || !Expected(MetaOf(p), level)) return false;
     std::memcpy(out, flat_ + p, 8);
     return true;
   }
@@ -320,8 +329,6 @@ class WalkReader {
   }
 
  private:
-  static constexpr uint64_t kLevelUnit = FrameMetaHeadLevel(1);
-
   // Aligned and inside the flat part, in one compare: a misaligned address
   // rotates its low bits to the top.
   [[gnu::always_inline]] bool InFlat(uint64_t p) const { return std::rotr(p, 3) < size_words_; }
@@ -331,7 +338,7 @@ class WalkReader {
   }
   // The inline test of the frame a walk reads at `level` (FastExpected).
   [[gnu::always_inline]] bool Expected(const FrameMeta& m, uint8_t level) const {
-    return PhysMem::FastExpected(m, expect_ + level * kLevelUnit, mask_, level, va_);
+    return PhysMem::FastExpected(m, expect_, mask_, level, va_);
   }
 
   static Access MakeAccess(Purpose p, uint8_t level, Agent agent,
@@ -362,13 +369,12 @@ class WalkReader {
   }
 
   PhysMem* mem_;
-  const uint8_t* flat_meta_;
+  const uint8_t* flat_meta_;  // PhysMem::flat_meta_, or zero_meta_ with checking off
   const uint8_t* flat_;
   uint64_t size_words_;  // PhysMem::fast_limit_ in 8-byte words
   uint64_t va_;
   uint64_t expect_;
   uint64_t mask_;
-  bool check_;
   Agent agent_;
   SpaceId space_;
 };
@@ -383,9 +389,7 @@ inline bool PhysMem::Read64(PhysAddr pa, const Access& a, uint64_t* out) {
       const FrameMeta& m = FlatSlot(flat_meta_, p).meta;
       // Untracked frames (and untouched regions) need nothing more.
       if ((FrameMetaHead(m) & kFrameMetaHeadUseMask) != 0) {
-        const uint64_t expect =
-            FrameMetaHeadOf(FrameUse::kPageTable, 0, 0, a.space) +
-            a.level * FrameMetaHeadLevel(1);
+        const uint64_t expect = FrameMetaHeadOf(FrameUse::kPageTable, 0, 0, a.space);
         const uint64_t mask = FrameMetaHeadUseLevelMask(a.space != kNoSpace);
         // Levels outside 1..5 (and level 0: "any level") take the full
         // check.
