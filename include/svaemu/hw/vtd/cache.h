@@ -342,8 +342,8 @@ class SetAssocCache {
 
   [[gnu::always_inline]] Line* FindInSet(CacheSet set, uint64_t tag, uint64_t owner) {
     Line* l = Ways(set);
+    if (ways_ == 4) return FindIn<4>(l, tag, owner);  // the paging-structure caches
     if (ways_ == 8) return FindIn<8>(l, tag, owner);
-    if (ways_ == 4) return FindIn<4>(l, tag, owner);
     if (ways_ == 1) return FindIn<1>(l, tag, owner);
     return FindIn<0>(l, tag, owner);
   }
