@@ -227,9 +227,10 @@ class PhysMem {
   }
   // Fast form of ExpectedTable for the common outcomes, on the packed head
   // of the shadow (FrameMetaHead): true when the frame is untracked, or a
-  // page table of `expect`'s level and space (any space with `any_space`,
-  // i.e. a.space == kNoSpace) covering `va`. False means "ask
-  // ExpectedTable" (shared tables of another space, level 0, violations).
+  // page table of `level` and of `expect`'s space (any space when `mask`
+  // leaves the space out, i.e. a.space == kNoSpace) covering `va`. `expect`
+  // is FrameMetaHeadOf(kPageTable, 0, 0, space). False means "ask
+  // ExpectedTable" (shared tables of another space, violations).
   // The level is taken off the head rather than added to `expect`: a head
   // of another level keeps a non-zero level byte (a borrow only reaches the
   // bytes above it), so the compare is the same, and `expect` stays one
