@@ -39,6 +39,14 @@ std::string DescribeFrame(const FrameMeta& m) {
 
 namespace {
 const FrameMeta kUntrackedMeta{};
+
+// `bytes` of host address space, read-only and committing nothing: every
+// page reads as the host's shared zero page until made writable. nullptr
+// if the host refuses.
+uint8_t* ReserveZeros(uint64_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
+}
 }  // namespace
 
 PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
@@ -56,27 +64,22 @@ PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
   // limit, whatever its overcommit policy.
   // Its shadow likewise (a 64-byte slot per frame; zero bytes are the
   // default, untracked, shadow).
+  // The shadow the walker reads with checking off is a third reservation,
+  // never written: all zeros (untracked), so its test passes with no
+  // "checking on?" test per read.
   for (uint64_t n = std::min(regions, config.flat_bytes_max >> kRegionShift); n > 0; n /= 2) {
-    void* bytes = mmap(nullptr, n << kRegionShift, PROT_READ,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (bytes == MAP_FAILED) continue;
-    void* meta = mmap(nullptr, n * sizeof(RegionMeta), PROT_READ,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    // The shadow the walker reads with checking off: never written, all
-    // zeros (untracked), so its test passes with no "checking on?" test
-    // per read; every page of it is the host's one zero page.
-    void* zero_meta = meta == MAP_FAILED
-                          ? MAP_FAILED
-                          : mmap(nullptr, n * sizeof(RegionMeta), PROT_READ,
-                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (zero_meta == MAP_FAILED) {
-      if (meta != MAP_FAILED) munmap(meta, n * sizeof(RegionMeta));
-      munmap(bytes, n << kRegionShift);
+    uint8_t* const bytes = ReserveZeros(n << kRegionShift);
+    uint8_t* const meta = ReserveZeros(n * sizeof(RegionMeta));
+    uint8_t* const zero_meta = ReserveZeros(n * sizeof(RegionMeta));
+    if (bytes == nullptr || meta == nullptr || zero_meta == nullptr) {
+      if (bytes != nullptr) munmap(bytes, n << kRegionShift);
+      if (meta != nullptr) munmap(meta, n * sizeof(RegionMeta));
+      if (zero_meta != nullptr) munmap(zero_meta, n * sizeof(RegionMeta));
       continue;
     }
-    flat_ = static_cast<uint8_t*>(bytes);
-    flat_meta_ = static_cast<uint8_t*>(meta);
-    zero_meta_ = static_cast<uint8_t*>(zero_meta);
+    flat_ = bytes;
+    flat_meta_ = meta;
+    zero_meta_ = zero_meta;
     flat_size_ = n << kRegionShift;
     for (uint64_t i = 0; i < n; ++i) regions_[i].bytes = flat_ + (i << kRegionShift);
     break;
@@ -87,11 +90,9 @@ PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
 const PhysMem::Region& PhysMem::ZeroRegion() {
   static const Region zero = [] {
     // Read-only: a write through it would be an emulator bug, and faults.
-    void* bytes = mmap(nullptr, kRegionSize, PROT_READ,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    SVAEMU_CHECK_MSG(bytes != MAP_FAILED, "cannot map the zero region");
-    return Region{.bytes = static_cast<uint8_t*>(bytes),
-                  .meta = new RegionMeta()};
+    uint8_t* const bytes = ReserveZeros(kRegionSize);
+    SVAEMU_CHECK_MSG(bytes != nullptr, "cannot map the zero region");
+    return Region{.bytes = bytes, .meta = new RegionMeta()};
   }();
   return zero;
 }

@@ -53,7 +53,6 @@ using hw::CacheSet;
 
 template <typename Entry>
 class SetAssocCache {
-
  public:
   SetAssocCache() = default;
   SetAssocCache(const SetAssocCache&) = delete;

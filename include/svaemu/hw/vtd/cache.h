@@ -91,13 +91,12 @@ class SetAssocCache {
     track_owners_ = track_owners;
     ways_ = g.ways;
     sets_ = g.entries / g.ways;
-    set_bits_ = 0;
+    uint32_t set_bits = 0;
     ways_shift_ = (g.ways & (g.ways - 1)) == 0 ? std::countr_zero(g.ways) : -1;
-    while ((1u << set_bits_) < sets_) ++set_bits_;
-    set_shift_ = set_bits_ == 0 ? 0 : 64 - set_bits_;
+    while ((1u << set_bits) < sets_) ++set_bits;
+    set_shift_ = set_bits == 0 ? 0 : 64 - set_bits;
     set_mask_ = sets_ - 1;
     repl_ = g.replacement;
-    entries_ = g.entries;
     sets_mem_.Init(
         sets_, ways_, [](uint32_t set) { return SetMeta{.seq = 0, .index = set}; },
         Line{.tag = 0, .owner = 0, .stamp = 0, .prev = kNil, .next = kNil, .data = {}});
@@ -269,7 +268,7 @@ class SetAssocCache {
     }
     return n;
   }
-  uint32_t capacity() const { return entries_; }
+  uint32_t capacity() const { return sets_ * ways_; }
   // Tests: the next stamp given is `clock` + 1.
   void SetClockForTest(uint64_t clock) { clock_ = clock; }
   uint32_t ways() const { return ways_; }
@@ -282,7 +281,7 @@ class SetAssocCache {
     return SetOfMixed(tag, CacheOwnerMix(owner));
   }
   // SetOf() with the owner's half precomputed (CacheOwnerMix): the top
-  // set_bits_ bits of a multiplicative hash (with one set, the mask is 0).
+  // log2(sets) bits of a multiplicative hash (with one set, the mask is 0).
   [[gnu::always_inline]] uint32_t SetOfMixed(uint64_t tag, uint64_t owner_mix) const {
     const uint64_t h = (tag ^ owner_mix) * 0xD6E8FEB86659FD93ull;
     return static_cast<uint32_t>(h >> set_shift_) & set_mask_;
@@ -478,11 +477,9 @@ class SetAssocCache {
   bool track_owners_ = true;
   uint32_t ways_ = 1;
   uint32_t sets_ = 1;
-  uint32_t set_bits_ = 0;
-  uint32_t set_shift_ = 0;  // 64 - set_bits_ (0 with one set)
+  uint32_t set_shift_ = 0;  // 64 - log2(sets) (0 with one set)
   uint32_t set_mask_ = 0;   // sets_ - 1
   int ways_shift_ = 0;  // log2(ways), or -1 if ways is not a power of 2
-  uint32_t entries_ = 0;
   Replacement repl_ = Replacement::kLru;
   uint64_t clock_ = 0;  // the last stamp given
   uint32_t valid_ = 0;
