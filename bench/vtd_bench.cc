@@ -26,8 +26,8 @@ constexpr uint8_t kRw = kernel::kProtRead | kernel::kProtWrite;
 struct BenchMachine {
   explicit BenchMachine(VtdConfig cfg, arch::PtFormat fmt = arch::PtFormat::kX86_4Level)
       : sim({.trace = false}), mem(sim), alloc(mem) {
-    kernel = *kernel::Kernel::Create(sim, alloc, {.format = fmt,
-                                                  .kernel_pt_free = kernel::KernelPtFreePolicy::kImmediate});
+    kernel = *kernel::Kernel::Create(
+        sim, alloc, {.format = fmt, .kernel_pt_free = kernel::KernelPtFreePolicy::kImmediate});
     vtd = *Vtd::Create(sim, mem, cfg);
     drv = *kernel::vtd::VtdDriver::Probe(sim, mem, alloc, *vtd,
                                          {.fault = &vtd->fault_irq(), .prq = &vtd->prq_irq()});

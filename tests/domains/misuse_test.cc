@@ -22,8 +22,10 @@ TEST_P(Misuse, MapRejectsMisalignedAndEmptyRanges) {
   Rig r(GetParam());
   kernel::PagingDomain* d = *r.core().AllocPagingDomain(r.dev());
   const PhysAddr buf = r.Buffer();
-  EXPECT_EQ(r.core().Map(*d, kIova + 8, buf, kPageSize4K, kRw).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.core().Map(*d, kIova, buf + 8, kPageSize4K, kRw).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.core().Map(*d, kIova + 8, buf, kPageSize4K, kRw).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.core().Map(*d, kIova, buf + 8, kPageSize4K, kRw).code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(r.core().Map(*d, kIova, buf, 100, kRw).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.core().Map(*d, kIova, buf, 0, kRw).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.core().Map(*d, kIova, buf, kPageSize4K, 0).code(), StatusCode::kInvalidArgument);
@@ -59,7 +61,8 @@ TEST_P(Misuse, BeyondTheApertureIsOutOfRange) {
             StatusCode::kOutOfRange);
   EXPECT_EQ(r.core().Map(*d, VirtAddr(~0ull - kPageSize4K + 1), buf, 2 * kPageSize4K, kRw).code(),
             StatusCode::kOutOfRange);  // wraps
-  EXPECT_EQ(r.core().Unmap(*d, VirtAddr(end), kPageSize4K).status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(r.core().Unmap(*d, VirtAddr(end), kPageSize4K).status().code(),
+            StatusCode::kOutOfRange);
   EXPECT_EQ(*r.core().Unmap(*d, VirtAddr(end - kPageSize4K), kPageSize4K), kPageSize4K);
 }
 

@@ -76,7 +76,8 @@ TEST_F(SmmuCaches, TlbiAsidDropsOnlyThatAsid) {
 }
 
 TEST_F(SmmuCaches, RangeTlbiCoversEveryPage) {
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(Dma(va_ + i * kPageSize4K).status, TransStatus::kTranslated);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(Dma(va_ + i * kPageSize4K).status, TransStatus::kTranslated);
   EXPECT_EQ(m_.smmu.tlb_valid(), 4u);
   ASSERT_TRUE(m_.driver->TlbiVa(kAsid, va_ + kPageSize4K, 3 * kPageSize4K, true).ok());
   EXPECT_EQ(m_.smmu.tlb_valid(), 1u);  // pages 1..3 gone, page 0 stays
@@ -101,7 +102,8 @@ class SmmuTinyTlb : public SmmuCaches {
 };
 
 TEST_F(SmmuTinyTlb, ThirdPageEvictsRoundRobin) {
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(Dma(va_ + i * kPageSize4K).status, TransStatus::kTranslated);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(Dma(va_ + i * kPageSize4K).status, TransStatus::kTranslated);
   EXPECT_EQ(S("tlb.evictions"), 1u);  // 2 ways, 3 pages
   EXPECT_EQ(m_.smmu.tlb_valid(), 2u);
 }

@@ -111,8 +111,10 @@ TEST(VtdDriverApi, MisuseReturnsPreciseStatus) {
   EXPECT_EQ(m.drv->SetupFirstStagePasid(StreamId(kSid), Pasid(2), mm.pgd(), DomainId(1),
                                         {.levels = 3}).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(m.drv->TearDownPasid(StreamId(kSid), Pasid(3), true).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(m.drv->FlushPasidRange(DomainId(1), Pasid(1), VirtAddr(0x2000), VirtAddr(0x1000), true).code(),
+  EXPECT_EQ(m.drv->TearDownPasid(StreamId(kSid), Pasid(3), true).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(m.drv->FlushPasidRange(DomainId(1), Pasid(1), VirtAddr(0x2000), VirtAddr(0x1000), true)
+                .code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(m.drv->AttachDevice(StreamId(kSid + 1), {.pasid_bits = 21}).code(),
             absl::StatusCode::kInvalidArgument);

@@ -41,7 +41,8 @@ TEST_F(VtdFaults, RootEntryNotPresentAndReserved) {
 }
 
 TEST_F(VtdFaults, ContextEntryNotPresentReservedAndPasidDisabled) {
-  EXPECT_EQ(m_.Dma(va_.value(), false, false, false, kSid + 1).fault, FaultReason::kContextNotPresent);
+  EXPECT_EQ(m_.Dma(va_.value(), false, false, false, kSid + 1).fault,
+            FaultReason::kContextNotPresent);
   EXPECT_EQ(CorruptAndTranslate(m_.ContextEntry(kSid) + 16, 1), FaultReason::kContextReserved);
   const PhysAddr ce = m_.ContextEntry(kSid);
   const uint64_t v = m_.Read64(ce);
@@ -58,7 +59,8 @@ TEST_F(VtdFaults, ContextEntryNotPresentReservedAndPasidDisabled) {
 TEST_F(VtdFaults, PasidDirectoryEntryNotPresentAndReserved) {
   EXPECT_EQ(m_.Dma(va_.value(), false, false, false, kSid, 64 * 3).fault,
             FaultReason::kPasidDirNotPresent);
-  EXPECT_EQ(CorruptAndTranslate(m_.PasidDirEntry(kSid, kPasid), 1u << 2), FaultReason::kPasidDirReserved);
+  EXPECT_EQ(CorruptAndTranslate(m_.PasidDirEntry(kSid, kPasid), 1u << 2),
+            FaultReason::kPasidDirReserved);
 }
 
 TEST_F(VtdFaults, PasidEntryNotPresentReservedInvalidAndEafe) {
@@ -66,7 +68,8 @@ TEST_F(VtdFaults, PasidEntryNotPresentReservedInvalidAndEafe) {
             FaultReason::kPasidNotPresent);
   const PhysAddr pe = m_.PasidEntry(kSid, kPasid);
   EXPECT_EQ(CorruptAndTranslate(pe + 24, 1), FaultReason::kPasidReserved);
-  EXPECT_EQ(CorruptAndTranslate(pe + 16, 1u << 7), FaultReason::kPasidReserved) << "EAFE without EAFS";
+  EXPECT_EQ(CorruptAndTranslate(pe + 16, 1u << 7), FaultReason::kPasidReserved)
+      << "EAFE without EAFS";
   EXPECT_EQ(CorruptAndTranslate(pe, 2u << 6), FaultReason::kPasidInvalid) << "PGTT 1|2 = 3 nested";
 }
 

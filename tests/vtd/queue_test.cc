@@ -47,7 +47,8 @@ TEST(VtdInvalidationQueue, WaitCompletesOnlyAfterEveryDescriptorAheadOfIt) {
   RawUnit u;
   u.Put(0, PasidCacheDesc{.g = 3}.Encode());
   u.Put(1, IotlbDesc{.g = 1}.Encode());
-  u.Put(2, WaitDesc{.sw = true, .status_data = 1, .status_addr = RawUnit::kStatus.value()}.Encode());
+  u.Put(2,
+        WaitDesc{.sw = true, .status_data = 1, .status_addr = RawUnit::kStatus.value()}.Encode());
   u.vtd->Write64(kIqtReg, 3 * 32);
   const sim::CostModel& c = u.sim.cost();
   std::vector<std::pair<uint64_t, uint64_t>> head_at;  // (time, IQH) per step
@@ -72,12 +73,14 @@ TEST(VtdInvalidationQueue, WaitCompletesOnlyAfterEveryDescriptorAheadOfIt) {
 TEST(VtdInvalidationQueue, InvalidDescriptorRaisesIqeAndStopsAtIt) {
   RawUnit u;
   u.Put(0, {0xf, 0, 0, 0});  // type 0xf: invalid
-  u.Put(1, WaitDesc{.sw = true, .status_data = 1, .status_addr = RawUnit::kStatus.value()}.Encode());
+  u.Put(1,
+        WaitDesc{.sw = true, .status_data = 1, .status_addr = RawUnit::kStatus.value()}.Encode());
   u.vtd->Write64(kIqtReg, 2 * 32);
   u.sim.RunUntilIdle(100);
   EXPECT_TRUE(Bit(u.vtd->Read32(kFstsReg), Fsts::kIqe));
   EXPECT_EQ(u.vtd->Read64(kIqhReg), 0u) << "IQH points at the bad descriptor";
-  EXPECT_EQ(Bits(u.vtd->Read64(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo), Iqercd::kInvalidType);
+  EXPECT_EQ(Bits(u.vtd->Read64(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo),
+            Iqercd::kInvalidType);
   EXPECT_EQ(u.Status(), 0u) << "the wait behind it never ran";
   // Software replaces the descriptor and clears IQE: processing resumes.
   u.Put(0, IotlbDesc{.g = 1}.Encode());
@@ -94,11 +97,13 @@ TEST(VtdInvalidationQueue, ReservedBitsAndMisalignedTailAreIqe) {
   u.Put(0, bad);
   u.vtd->Write64(kIqtReg, 32);
   u.sim.RunUntilIdle(100);
-  EXPECT_EQ(Bits(u.vtd->Read64(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo), Iqercd::kReservedField);
+  EXPECT_EQ(Bits(u.vtd->Read64(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo),
+            Iqercd::kReservedField);
   RawUnit u2;
   u2.vtd->Write64(kIqtReg, 16);  // not 256-bit aligned with DW=1
   EXPECT_TRUE(Bit(u2.vtd->Read32(kFstsReg), Fsts::kIqe));
-  EXPECT_EQ(Bits(u2.vtd->Read64(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo), Iqercd::kTailMisaligned);
+  EXPECT_EQ(Bits(u2.vtd->Read64(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo),
+            Iqercd::kTailMisaligned);
 }
 
 TEST(VtdInvalidationQueue, DeadDeviceGivesIteAndTheDriverDoesNotHang) {
@@ -154,9 +159,12 @@ TEST(VtdPageRequestQueue, ContextWithoutPreRecordsFaultAndAnswersInvalid) {
   ASSERT_TRUE(m.vtd->AttachEndpoint(&ep).ok());
   kernel::Mm& mm = m.NewMm();
   m.Bind(mm);  // no PRI
-  m.vtd->SendPageRequest(pci::PageRequest{.rid = StreamId(testing::kSid), .has_pasid = true,
+  m.vtd->SendPageRequest(pci::PageRequest{.rid = StreamId(testing::kSid),
+                                          .has_pasid = true,
                                           .pasid = Pasid(testing::kPasid),
-                                          .addr = VirtAddr(0x10000000), .read = true, .last = true});
+                                          .addr = VirtAddr(0x10000000),
+                                          .read = true,
+                                          .last = true});
   ASSERT_EQ(ep.responses.size(), 1u);
   EXPECT_EQ(ep.responses[0].code, pci::PageResponse::Code::kInvalidRequest);
   ASSERT_FALSE(m.vtd->fault_log().empty());

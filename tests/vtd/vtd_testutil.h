@@ -46,7 +46,8 @@ struct VtdMachine {
   void Bind(kernel::Mm& mm, kernel::vtd::FirstStageOptions fs = {},
             kernel::vtd::AttachOptions ao = {}, uint16_t sid = kSid, uint32_t pasid = kPasid) {
     ASSERT_TRUE(drv->AttachDevice(StreamId(sid), ao).ok());
-    ASSERT_TRUE(drv->SetupFirstStagePasid(StreamId(sid), Pasid(pasid), mm.pgd(), DomainId(kDid), fs).ok());
+    ASSERT_TRUE(
+        drv->SetupFirstStagePasid(StreamId(sid), Pasid(pasid), mm.pgd(), DomainId(kDid), fs).ok());
   }
   VtdResult Dma(uint64_t addr, bool write = false, bool priv = false, bool exec = false,
                 uint16_t sid = kSid, uint32_t pasid = kPasid, bool has_pasid = true) {

@@ -59,7 +59,8 @@ void Vtd::ProcessIq() {
     regs_.Set(kIqhReg, (regs_.Get(kIqhReg) + dsize) % qbytes);
   }
   const uint64_t fsts = regs_.Get(kFstsReg);
-  if (!Bit(regs_.Get(kGstsReg), Gcmd::kQie) || Bit(fsts, Fsts::kIqe) || Bit(fsts, Fsts::kIte)) return;
+  if (!Bit(regs_.Get(kGstsReg), Gcmd::kQie) || Bit(fsts, Fsts::kIqe) || Bit(fsts, Fsts::kIte))
+    return;
   const uint64_t head = regs_.Get(kIqhReg);
   if (head == regs_.Get(kIqtReg)) {
     iq_debt_ = 0;  // work of the last descriptor: nothing waits behind it
@@ -167,7 +168,8 @@ void Vtd::ExecuteDescriptor(const RawDesc& d, bool* error, bool* stall) {
         regs_.Set(kIcsReg, SetBit(ics, kIcsIwc, true));
         if (!Bit(ics, kIcsIwc)) SignalEvent(kIectlReg, inv_irq_);  // 6.5.2.8
       }
-      sim_.Trace("vtd", "wait", absl::StrFormat("sw=%d if=%d fn=%d pd=%d", w.sw, w.iflag, w.fn, w.pd));
+      sim_.Trace("vtd", "wait",
+                 absl::StrFormat("sw=%d if=%d fn=%d pd=%d", w.sw, w.iflag, w.fn, w.pd));
       return;
     }
     case static_cast<uint8_t>(DescType::kPageGroupResponse): {

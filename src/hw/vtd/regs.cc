@@ -15,7 +15,8 @@ absl::StatusOr<RegisterBank> RegisterBank::Build(std::span<const RegSpec> specs)
       return absl::InvalidArgumentError(absl::StrFormat("%s: width %d", s.name, s.width));
     }
     if (s.offset % s.width != 0) {
-      return absl::InvalidArgumentError(absl::StrFormat("%s: offset 0x%x misaligned", s.name, s.offset));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: offset 0x%x misaligned", s.name, s.offset));
     }
     if ((s.rw_mask & s.w1c_mask) != 0) {
       return absl::InvalidArgumentError(absl::StrFormat("%s: rw and w1c masks overlap", s.name));

@@ -146,7 +146,10 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   const PasidDirEntry de = PasidDirEntry::Decode(de_raw);
   *fpd |= de.fpd;
   if (!de.p) { *fault = FaultReason::kPasidDirNotPresent; return nullptr; }
-  if (PasidDirEntry::ReservedBits(de_raw)) { *fault = FaultReason::kPasidDirReserved; return nullptr; }
+  if (PasidDirEntry::ReservedBits(de_raw)) {
+    *fault = FaultReason::kPasidDirReserved;
+    return nullptr;
+  }
   std::array<uint64_t, 8> raw{};
   const PhysAddr pe_pa = de.table + kPasidEntrySize * (pasid & 63);
   for (int i = 0; i < 8; ++i) ok &= mem_.Read64(pe_pa + 8 * i, a, &raw[i]);
@@ -222,7 +225,8 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
     return res;
   }
   const uint64_t ttm = Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo);
-  if (ttm == Rtaddr::kTtmAbortDma) return Fault(req, FaultReason::kSmInvalidRootTable, true, 0, false);
+  if (ttm == Rtaddr::kTtmAbortDma)
+    return Fault(req, FaultReason::kSmInvalidRootTable, true, 0, false);
   if (ttm != Rtaddr::kTtmScalable) {
     // Legacy mode is not modelled: such requests fault.
     return Fault(req, FaultReason::kSmInvalidRootTable, false, 0, !ats);
@@ -473,11 +477,14 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
   VtdRequest r = req;
   if (!r.has_pasid) r.priv = pc.rid_priv;  // 9.4 RID_PRIV
   // 3.6.1 / 9.6: supervisor requests need SRE; execute requests need ERE.
-  if (r.priv && (pc.deny & kNeedPriv)) return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, true);
-  if (r.exec && (pc.deny & kNeedExec)) return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, true);
+  if (r.priv && (pc.deny & kNeedPriv))
+    return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, true);
+  if (r.exec && (pc.deny & kNeedExec))
+    return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, true);
   if (pc.pgtt == static_cast<uint8_t>(Pgtt::kPassThrough)) {
     // 3.9: pass-through, address beyond HAW faults.
-    if ((r.addr >> config_.haw) != 0) return Fault(req, FaultReason::kBeyondMgaw, fpd, cycles, !ats);
+    if ((r.addr >> config_.haw) != 0)
+      return Fault(req, FaultReason::kBeyondMgaw, fpd, cycles, !ats);
     res.ok = true;
     res.pa = PhysAddr(r.addr);
     res.writable = true;

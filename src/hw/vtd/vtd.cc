@@ -183,13 +183,19 @@ absl::Status Vtd::Init() {
   st.Bind(prefix_ + ".translate.cycles", "modelled translation latency", "cycles",
           &translate_cycles_);
   st.Bind(prefix_ + ".walks", "first-stage walks", "walks", &walks_);
-  faults_recorded_ = st.Register(prefix_ + ".faults.recorded", "faults written to fault recording registers", "faults");
-  faults_suppressed_ = st.Register(prefix_ + ".faults.suppressed", "faults suppressed by FPD", "faults");
+  faults_recorded_ = st.Register(prefix_ + ".faults.recorded",
+                                 "faults written to fault recording registers", "faults");
+  faults_suppressed_ =
+      st.Register(prefix_ + ".faults.suppressed", "faults suppressed by FPD", "faults");
   faults_lost_ = st.Register(prefix_ + ".faults.lost", "faults lost to overflow (PFO)", "faults");
-  descriptors_ = st.Register(prefix_ + ".iq.descriptors", "invalidation descriptors processed", "descriptors");
-  page_requests_ = st.Register(prefix_ + ".prq.requests", "page requests written to the PRQ", "requests");
-  page_requests_lost_ = st.Register(prefix_ + ".prq.lost", "page requests dropped on overflow", "requests");
-  page_responses_ = st.Register(prefix_ + ".prq.responses", "page group responses sent", "responses");
+  descriptors_ =
+      st.Register(prefix_ + ".iq.descriptors", "invalidation descriptors processed", "descriptors");
+  page_requests_ =
+      st.Register(prefix_ + ".prq.requests", "page requests written to the PRQ", "requests");
+  page_requests_lost_ =
+      st.Register(prefix_ + ".prq.lost", "page requests dropped on overflow", "requests");
+  page_responses_ =
+      st.Register(prefix_ + ".prq.responses", "page group responses sent", "responses");
   fast_cycles_ = static_cast<uint32_t>(2 * sim_.cost().cache_lookup);
   return absl::OkStatus();
 }
@@ -295,7 +301,8 @@ void Vtd::OnIotlbReg(uint64_t v) {
     out = SetBits(out, IotlbReg::kIaigHi, IotlbReg::kIaigLo, 0);
   } else {
     const uint64_t iva = regs_.Get(kIvaReg);
-    InvalidateIotlbDomain(g == 1, static_cast<uint16_t>(Bits(v, IotlbReg::kDidHi, IotlbReg::kDidLo)),
+    InvalidateIotlbDomain(g == 1,
+                          static_cast<uint16_t>(Bits(v, IotlbReg::kDidHi, IotlbReg::kDidLo)),
                           g == 3, iva & BitMask(63, 12),
                           static_cast<uint8_t>(Bits(iva, IotlbReg::kIvaAmHi, IotlbReg::kIvaAmLo)));
     out = SetBits(out, IotlbReg::kIaigHi, IotlbReg::kIaigLo, g);
@@ -386,7 +393,11 @@ void Vtd::RecordFault(const FaultInfo& in) {
 void Vtd::InvalidateContext(uint8_t g, uint16_t sid, uint8_t fm) {
   if (g == 3) {
     // Device-selective; FM masks low bits of the function number.
-    const uint16_t mask = static_cast<uint16_t>(~((1u << (fm == 0 ? 0 : fm == 1 ? 1 : fm == 2 ? 2 : 3)) - 1));
+    const uint16_t mask = static_cast<uint16_t>(~((1u << (fm == 0   ? 0
+                                                          : fm == 1 ? 1
+                                                          : fm == 2 ? 2
+                                                                    : 3)) -
+                                                  1));
     context_cache_.InvalidateIf([&](uint64_t tag, uint64_t, const ContextData&) {
       return ((static_cast<uint16_t>(tag >> 1) ^ sid) & mask) == 0;
     });

@@ -6,8 +6,9 @@
 // (group->domain), the default domain it returns to on detach
 // (group->default_domain) and the attach handle of each PASID
 // (group->pasid_array). Device is struct device with its dev_iommu:
-// which unit translates it, its requester ID, capabilities and its group. Domain is iommu_domain; an SVA domain holds the mm
-// it translates (and, through the core, one mm_count). AttachHandle is
+// which unit translates it, its requester ID, capabilities and its group.
+// Domain is iommu_domain; an SVA domain holds the mm it translates (and,
+// through the core, one mm_count). AttachHandle is
 // iommu_attach_handle / struct iommu_sva: one (device, PASID) attachment,
 // refcounted by binds. Domains and handles are tracked kernel objects
 // (KObject): freed ones stay in quarantine and any later use is reported.

@@ -76,7 +76,8 @@ absl::Status VtdDriver::Init() {
     return absl::FailedPreconditionError("vtd: scalable mode, QI, first stage and PASID required");
   }
   // Root table (3.4.3), scalable mode (RTADDR.TTM = 01).
-  absl::StatusOr<PhysAddr> root = alloc_.Allocate(mem::FrameUse::kIommuTable, "vtd_root_table", kNoSpace, true);
+  absl::StatusOr<PhysAddr> root =
+      alloc_.Allocate(mem::FrameUse::kIommuTable, "vtd_root_table", kNoSpace, true);
   if (!root.ok()) return root.status();
   root_ = *root;
   regs_.Write64(kRtaddrReg, root_.value() | (Rtaddr::kTtmScalable << Rtaddr::kTtmLo));
@@ -88,7 +89,8 @@ absl::Status VtdDriver::Init() {
                                                           mem::FrameUse::kQueue, "vtd_iq");
   if (!iq.ok()) return iq.status();
   iq_ = *iq;
-  absl::StatusOr<PhysAddr> status = alloc_.Allocate(mem::FrameUse::kQueue, "vtd_qi_status", kNoSpace, true);
+  absl::StatusOr<PhysAddr> status =
+      alloc_.Allocate(mem::FrameUse::kQueue, "vtd_qi_status", kNoSpace, true);
   if (!status.ok()) return status.status();
   status_page_ = *status;
   regs_.Write64(kIqtReg, 0);
@@ -201,7 +203,8 @@ absl::Status VtdDriver::AttachDevice(StreamId rid_id, AttachOptions opts) {
   const uint16_t key = static_cast<uint16_t>(SidBus(rid) << 1 | upper);
   auto ct = context_tables_.find(key);
   if (ct == context_tables_.end()) {
-    absl::StatusOr<PhysAddr> t = alloc_.Allocate(mem::FrameUse::kIommuTable, "vtd_context_table", kNoSpace, true);
+    absl::StatusOr<PhysAddr> t =
+        alloc_.Allocate(mem::FrameUse::kIommuTable, "vtd_context_table", kNoSpace, true);
     if (!t.ok()) return t.status();
     ct = context_tables_.emplace(key, *t).first;
     const PhysAddr re = root_ + kRootEntrySize * SidBus(rid);
@@ -217,8 +220,8 @@ absl::Status VtdDriver::AttachDevice(StreamId rid_id, AttachOptions opts) {
   // page; PDTS = log2(entries) - 7.
   const uint32_t entries = opts.pasid_bits > 6 ? (1u << (opts.pasid_bits - 6)) : 1;
   const uint32_t frames = std::max<uint32_t>(1, entries * 8 / 4096);
-  absl::StatusOr<PhysAddr> dir = alloc_.AllocateContiguous(frames, 4096ull * frames,
-                                                           mem::FrameUse::kIommuTable, "vtd_pasid_dir");
+  absl::StatusOr<PhysAddr> dir = alloc_.AllocateContiguous(
+      frames, 4096ull * frames, mem::FrameUse::kIommuTable, "vtd_pasid_dir");
   if (!dir.ok()) return dir.status();
   for (uint32_t i = 0; i < frames; ++i) mem_.ZeroFrame(*dir + 4096ull * i);
   uint8_t pdts = 0;
@@ -238,7 +241,8 @@ absl::StatusOr<PhysAddr> VtdDriver::PasidEntryAddress(const Device& d, uint32_t 
   PasidDirEntry de = PasidDirEntry::Decode(mem_.Read64(de_pa, CpuAccess()));
   if (!de.p) {
     if (!allocate) return absl::NotFoundError("no PASID table");
-    absl::StatusOr<PhysAddr> t = alloc_.Allocate(mem::FrameUse::kIommuTable, "vtd_pasid_table", kNoSpace, true);
+    absl::StatusOr<PhysAddr> t =
+        alloc_.Allocate(mem::FrameUse::kIommuTable, "vtd_pasid_table", kNoSpace, true);
     if (!t.ok()) return t.status();
     de = PasidDirEntry{.p = true, .table = *t};
     mem_.Write64(de_pa, de.Encode(), CpuAccess());
@@ -249,11 +253,16 @@ absl::StatusOr<PhysAddr> VtdDriver::PasidEntryAddress(const Device& d, uint32_t 
 absl::StatusOr<PasidEntry> VtdDriver::FirstStageEntry(const Device& d, uint32_t pasid,
                                                       PhysAddr pgd, DomainId did,
                                                       const FirstStageOptions& opts) const {
-  if ((pasid >> d.opts.pasid_bits) != 0) return absl::OutOfRangeError("PASID beyond the device's width");
-  if (opts.levels != 4 && opts.levels != 5) return absl::InvalidArgumentError("levels must be 4 or 5");
-  if (opts.levels == 5 && !Bit(cap_, Cap::kFl5lp)) return absl::FailedPreconditionError("no 5-level first stage");
-  if (opts.sre && !Bit(ecap_, Ecap::kSrs)) return absl::FailedPreconditionError("no supervisor requests");
-  if (opts.ere && !Bit(ecap_, Ecap::kErs)) return absl::FailedPreconditionError("no execute requests");
+  if ((pasid >> d.opts.pasid_bits) != 0)
+    return absl::OutOfRangeError("PASID beyond the device's width");
+  if (opts.levels != 4 && opts.levels != 5)
+    return absl::InvalidArgumentError("levels must be 4 or 5");
+  if (opts.levels == 5 && !Bit(cap_, Cap::kFl5lp))
+    return absl::FailedPreconditionError("no 5-level first stage");
+  if (opts.sre && !Bit(ecap_, Ecap::kSrs))
+    return absl::FailedPreconditionError("no supervisor requests");
+  if (opts.ere && !Bit(ecap_, Ecap::kErs))
+    return absl::FailedPreconditionError("no execute requests");
   return PasidEntry{.p = true, .aw = 2, .pgtt = static_cast<uint8_t>(Pgtt::kFirstStage),
                     .did = static_cast<uint16_t>(did.value()), .sre = opts.sre, .ere = opts.ere,
                     .fspm = static_cast<uint8_t>(opts.levels == 5 ? 1 : 0), .wpe = opts.sre,
