@@ -107,9 +107,10 @@ PhysMem::~PhysMem() {
     }  // else both live in the flat reservations
   }
   if (flat_ != nullptr) {
+    const uint64_t meta_bytes = (flat_size_ >> kRegionShift) * sizeof(RegionMeta);
     munmap(flat_, flat_size_);
-    munmap(flat_meta_, (flat_size_ >> kRegionShift) * sizeof(RegionMeta));
-    munmap(zero_meta_, (flat_size_ >> kRegionShift) * sizeof(RegionMeta));
+    munmap(flat_meta_, meta_bytes);
+    munmap(zero_meta_, meta_bytes);
   }
 }
 

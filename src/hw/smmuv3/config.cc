@@ -59,7 +59,7 @@ const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
                                      bool record) {
   const uint64_t tag = CfgTag(r.sid.value(), r.ssv, r.ssid);
   res->latency += cache_lookup_cycles_;
-  if (CfgEntry* e = cfg_.Find(cfg_.SetOf(CfgHash(tag)), tag)) {
+  if (CfgEntry* e = cfg_.Find(cfg_.SetFor(CfgHash(tag)), tag)) {
     cfg_stats_.hits.Inc();
     if (config_.fast_path) last_cfg_ = e;  // (else the inline check never matches)
     return e;
@@ -229,7 +229,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
     }
   }
   CfgEntry* slot = nullptr;
-  const bool evicted = cfg_.Fill(cfg_.SetOf(CfgHash(e.tag)), e.tag, [&](CfgEntry& d) {
+  const bool evicted = cfg_.Fill(cfg_.SetFor(CfgHash(e.tag)), e.tag, [&](CfgEntry& d) {
     d = e;  // (the tag again after, as every fill stores it)
     slot = &d;
   });

@@ -98,7 +98,7 @@ template <SmmuV3::Probed kProbed>
   const auto probe = [&]<uint8_t kLevel>() {
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
     const uint64_t tag = WalkTagOf(ttag, kLevel);
-    const CacheSet set = wc.At(wc.SetOf(WalkHash(tag)));
+    const CacheSet set = wc.SetFor(WalkHash(tag));
     rec->walk_tag[kLevel - 2] = tag;
     rec->walk_set[kLevel - 2] = set;
     lat += cache_lookup_cycles_;
@@ -274,7 +274,7 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
                          sim::Cycles latency, pci::DmaCompletion* done) {
   const uint64_t va = r.va.value();
   const uint64_t tag = TlbTag(c.asid, va);
-  const CacheSet set = tlb_.At(tlb_.SetOf(TlbHash(tag)));
+  const CacheSet set = tlb_.SetFor(TlbHash(tag));
   if (Canonical48(va)) {
     const uint8_t need = AccessBit(r.write, r.exec, r.priv);
     latency += cache_lookup_cycles_;
@@ -321,7 +321,7 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   }
   SetAssocCache<WalkEntry>& wc = walk_[0];
   const uint64_t l2_tag = WalkTagOf(ttag, 2);
-  const CacheSet l2_set = wc.At(wc.SetOf(WalkHash(l2_tag)));
+  const CacheSet l2_set = wc.SetFor(WalkHash(l2_tag));
   const WalkEntry* l2 = wc.Find(l2_set, l2_tag);
   if (l2 == nullptr) [[unlikely]] return MissBelowL2(c, r, ttag, tset, l2_tag, l2_set);
   walk_stats_[0].hits.Inc();
@@ -488,7 +488,7 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   const bool ok = WalkCore(*c, r, ttag, &res.latency, &rec, &t, &w);
   PhysAddr last;
   AfterWalk(*c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec,
-            rec.start_level, rec.last_level, ttag, tlb_.At(tlb_.SetOf(TlbHash(ttag))), &res.latency,
+            rec.start_level, rec.last_level, ttag, tlb_.SetFor(TlbHash(ttag)), &res.latency,
             &last);
   translate_cycles_.Inc(res.latency);
   if (!ok) {

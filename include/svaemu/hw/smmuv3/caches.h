@@ -70,6 +70,8 @@ class SetAssocCache {
     return static_cast<uint32_t>(hash) & set_mask_;
   }
   CacheSet At(uint32_t set) const { return sets_.At(set); }
+  // At(SetOf(hash)): the set a probe of that hash looks in.
+  CacheSet SetFor(uint64_t hash) const { return At(SetOf(hash)); }
   static Entry* Ways(CacheSet s) { return Sets::Ways(s); }
   const Entry* SetBegin(uint32_t set) const { return Ways(At(set)); }
   Entry* SetBegin(uint32_t set) { return Ways(At(set)); }

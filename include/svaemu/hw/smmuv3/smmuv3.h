@@ -414,7 +414,7 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
   if (enabled_ && c->tag == ctag && c->kind == CfgEntry::kTranslate &&
       Canonical48(va)) [[likely]] {
     const uint64_t ttag = TlbTag(c->asid, va);
-    const CacheSet tset = tlb_.At(tlb_.SetOf(TlbHash(ttag)));
+    const CacheSet tset = tlb_.SetFor(TlbHash(ttag));
     const TlbEntry* e = tlb_.Ways(tset);
     const uint64_t need = AccessBit(r.write, r.exec, r.priv);
     for (uint32_t t = 0; t < tlb_.ways(); ++t, ++e) {
