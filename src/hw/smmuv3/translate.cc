@@ -183,24 +183,26 @@ template <SmmuV3::Probed kProbed>
 }
 
 [[gnu::always_inline]] inline void SmmuV3::FillTlb(const CfgEntry& c, uint64_t va,
-                                                   const arch::FastTranslation& t,
-                                                   uint64_t ttag, CacheSet tset) {
-  const bool evicted = tlb_.Fill(tset, ttag, [&](TlbEntry& e) {
+                                                   const arch::FastTranslation& t, uint64_t ttag,
+                                                   CacheSet tset, TlbProbe probe) {
+  const auto write = [&](TlbEntry& e) {
     // The 4 KiB piece of the leaf that holds va.
     e.pa = t.Pa(va) & ~0xfffull;
     e.ok = kOkBitsOf[t.perms];
     e.leaf_level = t.level;
     e.global = c.walker.Global(t.leaf);
     e.asid = c.asid;
-  });
+  };
+  const bool evicted = probe == TlbProbe::kAbsent ? tlb_.FillAfterMiss(tset, ttag, write)
+                                                  : tlb_.Fill(tset, ttag, write);
   tlb_stats_.insertions.Inc();
   if (evicted) tlb_stats_.evictions.Inc();
 }
 
 [[gnu::always_inline]] inline void SmmuV3::AfterWalk(
-    const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
-    uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, unsigned first, unsigned last,
-    uint64_t ttag, CacheSet tset, sim::Cycles* latency, PhysAddr* last_entry_pa) {
+    const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t, uint32_t reads,
+    uint32_t ad_updates, const WalkRecorder& rec, unsigned first, unsigned last, uint64_t ttag,
+    CacheSet tset, TlbProbe probe, sim::Cycles* latency, PhysAddr* last_entry_pa) {
   const uint64_t va = r.va.value();
   walk_reads_.Inc(reads);
   *latency += reads * mem_read_cycles_ + ad_updates * mem_write_cycles_;
@@ -237,7 +239,8 @@ template <SmmuV3::Probed kProbed>
     fill.template operator()<3>();
     fill.template operator()<2>();
   }
-  if (ok) [[likely]] FillTlb(c, va, t, ttag, tset);
+  if (ok) [[likely]]
+    FillTlb(c, va, t, ttag, tset, probe);
 }
 
 namespace {
@@ -259,10 +262,10 @@ namespace {
 [[gnu::always_inline]] inline TransResult SmmuV3::AfterWalkResult(
     const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
     const arch::WalkResult& w, const WalkRecorder& rec, uint64_t ttag, CacheSet tset,
-    sim::Cycles latency, pci::DmaCompletion* done) {
+    TlbProbe probe, sim::Cycles latency, pci::DmaCompletion* done) {
   PhysAddr last_entry;
   AfterWalk(c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec,
-            rec.start_level, rec.last_level, ttag, tset, &latency, &last_entry);
+            rec.start_level, rec.last_level, ttag, tset, probe, &latency, &last_entry);
   translate_cycles_.Inc(latency);
   if (!ok) [[unlikely]] {
     return Fault(&c, r, TransResult{.latency = latency}, FaultEvent(w.fault), last_entry, done);
@@ -299,7 +302,7 @@ TransResult SmmuV3::WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag
   arch::FastTranslation t;
   arch::WalkResult w;
   const bool ok = WalkCore(c, r, ttag, &latency, &rec, &t, &w);
-  return AfterWalkResult(c, r, ok, t, w, rec, ttag, tset, latency, done);
+  return AfterWalkResult(c, r, ok, t, w, rec, ttag, tset, TlbProbe::kUnknown, latency, done);
 }
 
 // The common miss (a DMA stream within 2 MiB): the L2 walk cache hits and
@@ -338,7 +341,7 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   walk_reads_.Inc(1);
   // Configuration, TLB and L2 walk-cache lookups, one read (no update).
   const sim::Cycles latency = 3 * cache_lookup_cycles_ + mem_read_cycles_;
-  FillTlb(c, va, t, ttag, tset);
+  FillTlb(c, va, t, ttag, tset, TlbProbe::kAbsent);
   translate_cycles_.Inc(latency);
   return Translated(r, t, latency);
 }
@@ -369,7 +372,7 @@ TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t t
     rec.entry_pa[0] = t.leaf_pa;
     PhysAddr last_entry;
     AfterWalk(c, r, /*ok=*/true, t, t.reads, /*ad_updates=*/0, rec, start_level,
-              /*last=*/1, ttag, tset, &latency, &last_entry);
+              /*last=*/1, ttag, tset, TlbProbe::kAbsent, &latency, &last_entry);
     translate_cycles_.Inc(latency);
     return Translated(r, t, latency);
   };
@@ -383,7 +386,7 @@ TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t
   arch::FastTranslation t;
   arch::WalkResult w;
   const bool ok = WalkFromStart(c, r, /*try_plain=*/false, rec, &t, &w);
-  return AfterWalkResult(c, r, ok, t, w, *rec, ttag, tset, latency, nullptr);
+  return AfterWalkResult(c, r, ok, t, w, *rec, ttag, tset, TlbProbe::kAbsent, latency, nullptr);
 }
 
 [[gnu::noinline]] TransResult SmmuV3::Fault(const CfgEntry* c, const TransReq& r, TransResult res,
@@ -488,8 +491,8 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   const bool ok = WalkCore(*c, r, ttag, &res.latency, &rec, &t, &w);
   PhysAddr last;
   AfterWalk(*c, r, ok, t, ok ? t.reads : w.reads, ok ? t.ad_updates : w.ad_updates, rec,
-            rec.start_level, rec.last_level, ttag, tlb_.SetFor(TlbHash(ttag)), &res.latency,
-            &last);
+            rec.start_level, rec.last_level, ttag, tlb_.SetFor(TlbHash(ttag)), TlbProbe::kUnknown,
+            &res.latency, &last);
   translate_cycles_.Inc(res.latency);
   if (!ok) {
     // 3.9.1.2: a translation-related fault answers R = W = 0 (the device

@@ -245,7 +245,8 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
 
   TransResult TranslateSlow(const TransReq& r, pci::DmaCompletion* done);
   // The fast path's miss: `c` (the last used configuration entry) matched
-  // and is kTranslate, the VA is canonical, and the TLB missed. Counts and
+  // and is kTranslate, the VA is canonical, and the TLB does not hold the
+  // request's tag. Counts and
   // charges exactly what TranslateSlow() would, without repeating the
   // configuration and TLB lookups. `ttag` and `tset`: the request's TLB
   // tag and set, as the inline check computed them (the fill reuses them).
@@ -286,23 +287,29 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // request's TlbTag().
   bool WalkCore(const CfgEntry& c, const TransReq& r, uint64_t ttag, sim::Cycles* latency,
                 WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w);
+  // What a TLB fill knows of its set: kAbsent, the tag is not there (the
+  // fast path's probe missed it, and nothing filled the set since), so the
+  // fill takes a slot without probing again; kUnknown, it may be (a cached
+  // translation that allowed less than the access needs).
+  enum class TlbProbe { kAbsent, kUnknown };
   // Counts and charges the walk's `reads` and `ad_updates`, fills the walk
   // caches of the levels in (last, first] (the recorder's start and last
   // level: a caller may pass them as constants) and (if `ok`) the TLB with
-  // `t` at `ttag` in `tset` (TlbTag() and its set), and names the last
-  // entry read (for F_WALK_EABT). No fault handling.
+  // `t` at `ttag` in `tset` (TlbTag() and its set; `probe`: as FillTlb),
+  // and names the last entry read (for F_WALK_EABT). No fault handling.
   void AfterWalk(const CfgEntry& c, const TransReq& r, bool ok, const arch::FastTranslation& t,
                  uint32_t reads, uint32_t ad_updates, const WalkRecorder& rec, unsigned first,
-                 unsigned last, uint64_t ttag, CacheSet tset, sim::Cycles* latency,
+                 unsigned last, uint64_t ttag, CacheSet tset, TlbProbe probe, sim::Cycles* latency,
                  PhysAddr* last_entry_pa);
   // AfterWalk, "translate.cycles", then the translation or the fault.
   TransResult AfterWalkResult(const CfgEntry& c, const TransReq& r, bool ok,
                               const arch::FastTranslation& t, const arch::WalkResult& w,
-                              const WalkRecorder& rec, uint64_t ttag, CacheSet tset,
+                              const WalkRecorder& rec, uint64_t ttag, CacheSet tset, TlbProbe probe,
                               sim::Cycles latency, pci::DmaCompletion* done);
-  // The TLB fill of a translation `t` of `va` at `ttag` in `tset`.
+  // The TLB fill of a translation `t` of `va` at `ttag` in `tset`, after a
+  // probe that found what `probe` says.
   void FillTlb(const CfgEntry& c, uint64_t va, const arch::FastTranslation& t, uint64_t ttag,
-               CacheSet tset);
+               CacheSet tset, TlbProbe probe);
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
@@ -415,11 +422,10 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
       Canonical48(va)) [[likely]] {
     const uint64_t ttag = TlbTag(c->asid, va);
     const CacheSet tset = tlb_.SetFor(TlbHash(ttag));
-    const TlbEntry* e = tlb_.Ways(tset);
-    const uint64_t need = AccessBit(r.write, r.exec, r.priv);
-    for (uint32_t t = 0; t < tlb_.ways(); ++t, ++e) {
-      // One test: the tag matches and the access needs nothing special.
-      if (((e->tag ^ ttag) | (need & ~uint64_t{e->ok})) == 0) {
+    // The tag first (a miss tests only tags), then whether the access
+    // needs nothing special.
+    if (const TlbEntry* e = tlb_.Find(tset, ttag)) {
+      if ((AccessBit(r.write, r.exec, r.priv) & ~e->ok) == 0) [[likely]] {
         cfg_stats_.hits.Inc();
         tlb_stats_.hits.Inc();
         const sim::Cycles lat = 2 * cache_lookup_cycles_;
@@ -429,6 +435,9 @@ inline TransResult SmmuV3::Translate(const TransReq& r) {
                            .status = TransStatus::kTranslated,
                            .writable = (e->ok & AccessBit(true, false, r.priv)) != 0};
       }
+      // Cached, but the access needs more (a permission fault, a first
+      // write with HTTU): the general path, which walks and refills.
+      return TranslateSlow(r, nullptr);
     }
     return TranslateTlbMiss(*c, r, ttag, tset);
   }
