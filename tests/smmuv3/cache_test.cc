@@ -178,6 +178,54 @@ TEST(SmmuBlockLeaf, HardwareAccessFlagUpdateTranslatesAndFillsTheTlb) {
   EXPECT_EQ(m.Stat("smmu0.walk.reads"), 4u);
 }
 
+// A TLB entry that allows less than the access needs: a read of a
+// writable-clean page (DBM = 1, AP[2] = 1) caches a translation without
+// write, so the first write finds the tag in the inline check but not the
+// right. It takes the general path, which walks (HD marks the page dirty)
+// and refills the same way in place: one entry for the tag, not two, and
+// the next write hits.
+TEST(SmmuBlockLeaf, TagCachedWithTooFewRightsIsWalkedAndRefilledInPlace) {
+  SmmuMachine m;
+  auto pt =
+      arch::PageTableBuilder::Create(m.alloc, arch::PtFormat::kArm64_4K48, SpaceId(79), "test_pgd");
+  ASSERT_TRUE(pt.ok()) << pt.status();
+  const VirtAddr va(0x4000'0000);
+  const PhysAddr pa(0x0060'0000);
+  ASSERT_TRUE(pt->Map(va, pa, kPageSize4K, kPageSize4K, arch::MapAttrs{}).ok());
+  // The builder writes no clean/dirty scheme: make the leaf writable-clean.
+  const uint64_t leaf =
+      *pt->ReadEntry(va, 1) | (1ull << arch::Arm64Desc::kDbm) | (1ull << arch::Arm64Desc::kAp2);
+  ASSERT_TRUE(pt->WriteEntry(va, 1, leaf).ok());
+  ASSERT_TRUE(m.driver->AttachMaster({.sid = StreamId(kSid)}).ok());
+  ASSERT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsid, pt->root(), Asid(11)).ok());
+
+  const TransResult rd = m.Dma(kSid, kSsid, va + 0x20);
+  ASSERT_EQ(rd.status, TransStatus::kTranslated);
+  EXPECT_FALSE(rd.writable) << "clean: not writable until a write marks it dirty";
+  EXPECT_EQ(m.Stat("smmu0.tlb.insertions"), 1u);
+  const uint64_t misses = m.Stat("smmu0.tlb.misses");
+  const uint64_t reads = m.Stat("smmu0.walk.reads");
+
+  const TransResult wr = m.Dma(kSid, kSsid, va + 0x40, /*write=*/true);
+  ASSERT_EQ(wr.status, TransStatus::kTranslated);
+  EXPECT_EQ(wr.pa, pa + 0x40);
+  EXPECT_TRUE(wr.writable);
+  EXPECT_FALSE(arch::Arm64Desc{*pt->ReadEntry(va, 1)}.ap2()) << "HD marked the page dirty";
+  EXPECT_EQ(m.Stat("smmu0.tlb.misses"), misses + 1) << "a cached tag without the right misses";
+  EXPECT_GT(m.Stat("smmu0.walk.reads"), reads);
+  EXPECT_EQ(m.Stat("smmu0.tlb.insertions"), 2u);
+  EXPECT_EQ(m.Stat("smmu0.tlb.evictions"), 0u) << "refilled in place";
+  EXPECT_EQ(m.smmu.tlb_valid(), 1u) << "one entry for the tag";
+
+  const uint64_t hits = m.Stat("smmu0.tlb.hits");
+  const uint64_t reads_after = m.Stat("smmu0.walk.reads");
+  const TransResult again = m.Dma(kSid, kSsid, va + 0x80, /*write=*/true);
+  ASSERT_EQ(again.status, TransStatus::kTranslated);
+  EXPECT_TRUE(again.writable);
+  EXPECT_EQ(m.Stat("smmu0.tlb.hits"), hits + 1);
+  EXPECT_EQ(m.Stat("smmu0.walk.reads"), reads_after);
+}
+
 }  // namespace
 }  // namespace svaemu::hw::smmuv3
 

@@ -246,9 +246,8 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   TransResult TranslateSlow(const TransReq& r, pci::DmaCompletion* done);
   // The fast path's miss: `c` (the last used configuration entry) matched
   // and is kTranslate, the VA is canonical, and the TLB does not hold the
-  // request's tag. Counts and
-  // charges exactly what TranslateSlow() would, without repeating the
-  // configuration and TLB lookups. `ttag` and `tset`: the request's TLB
+  // request's tag. Counts and charges exactly what TranslateSlow() would,
+  // without repeating the configuration and TLB lookups. `ttag` and `tset`: the request's TLB
   // tag and set, as the inline check computed them (the fill reuses them).
   [[gnu::noinline]] TransResult TranslateTlbMiss(const CfgEntry& c,
                                                  const TransReq& r, uint64_t ttag,
