@@ -239,8 +239,9 @@ template <SmmuV3::Probed kProbed>
     fill.template operator()<3>();
     fill.template operator()<2>();
   }
-  if (ok) [[likely]]
+  if (ok) [[likely]] {
     FillTlb(c, va, t, ttag, tset, probe);
+  }
 }
 
 namespace {
@@ -278,10 +279,13 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
   const uint64_t va = r.va.value();
   const uint64_t tag = TlbTag(c.asid, va);
   const CacheSet set = tlb_.SetFor(TlbHash(tag));
+  // (A non-canonical VA never translates, so its tag is never filled.)
+  TlbProbe probe = TlbProbe::kAbsent;
   if (Canonical48(va)) {
     const uint8_t need = AccessBit(r.write, r.exec, r.priv);
     latency += cache_lookup_cycles_;
     const TlbEntry* e = tlb_.Find(set, tag);
+    if (e != nullptr) probe = TlbProbe::kUnknown;  // cached, with too few rights
     if (e != nullptr && (e->ok & need) != 0) {
       tlb_stats_.hits.Inc();
       translate_cycles_.Inc(latency);
@@ -292,17 +296,16 @@ TransResult SmmuV3::Walk(const CfgEntry& c, const TransReq& r,
     }
     tlb_stats_.misses.Inc();
   }
-  // (A non-canonical VA never translates, so its tag is never filled.)
-  return WalkMiss(c, r, tag, set, latency, done);
+  return WalkMiss(c, r, tag, set, probe, latency, done);
 }
 
 TransResult SmmuV3::WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, CacheSet tset,
-                             sim::Cycles latency, pci::DmaCompletion* done) {
+                             TlbProbe probe, sim::Cycles latency, pci::DmaCompletion* done) {
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;
   const bool ok = WalkCore(c, r, ttag, &latency, &rec, &t, &w);
-  return AfterWalkResult(c, r, ok, t, w, rec, ttag, tset, TlbProbe::kUnknown, latency, done);
+  return AfterWalkResult(c, r, ok, t, w, rec, ttag, tset, probe, latency, done);
 }
 
 // The common miss (a DMA stream within 2 MiB): the L2 walk cache hits and
@@ -320,7 +323,7 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   // EPDx = 1 faults with no walk-cache lookup.
   const bool upper = (va >> 63) != 0;
   if (upper ? c.epd1 : c.epd0) [[unlikely]] {
-    return WalkMiss(c, r, ttag, tset, 2 * cache_lookup_cycles_, nullptr);
+    return WalkMiss(c, r, ttag, tset, TlbProbe::kAbsent, 2 * cache_lookup_cycles_, nullptr);
   }
   SetAssocCache<WalkEntry>& wc = walk_[0];
   const uint64_t l2_tag = WalkTagOf(ttag, 2);

@@ -393,11 +393,7 @@ void Vtd::RecordFault(const FaultInfo& in) {
 void Vtd::InvalidateContext(uint8_t g, uint16_t sid, uint8_t fm) {
   if (g == 3) {
     // Device-selective; FM masks low bits of the function number.
-    const uint16_t mask = static_cast<uint16_t>(~((1u << (fm == 0   ? 0
-                                                          : fm == 1 ? 1
-                                                          : fm == 2 ? 2
-                                                                    : 3)) -
-                                                  1));
+    const uint16_t mask = static_cast<uint16_t>(~((1u << std::min<unsigned>(fm, 3)) - 1));
     context_cache_.InvalidateIf([&](uint64_t tag, uint64_t, const ContextData&) {
       return ((static_cast<uint16_t>(tag >> 1) ^ sid) & mask) == 0;
     });

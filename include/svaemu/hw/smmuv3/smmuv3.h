@@ -247,8 +247,9 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // The fast path's miss: `c` (the last used configuration entry) matched
   // and is kTranslate, the VA is canonical, and the TLB does not hold the
   // request's tag. Counts and charges exactly what TranslateSlow() would,
-  // without repeating the configuration and TLB lookups. `ttag` and `tset`: the request's TLB
-  // tag and set, as the inline check computed them (the fill reuses them).
+  // without repeating the configuration and TLB lookups. `ttag` and
+  // `tset`: the request's TLB tag and set, as the inline check computed
+  // them (the fill reuses them).
   [[gnu::noinline]] TransResult TranslateTlbMiss(const CfgEntry& c,
                                                  const TransReq& r, uint64_t ttag,
                                                  CacheSet tset);
@@ -288,8 +289,9 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
                 WalkRecorder* rec, arch::FastTranslation* t, arch::WalkResult* w);
   // What a TLB fill knows of its set: kAbsent, the tag is not there (the
   // fast path's probe missed it, and nothing filled the set since), so the
-  // fill takes a slot without probing again; kUnknown, it may be (a cached
-  // translation that allowed less than the access needs).
+  // fill takes a slot without probing again; kUnknown, it may be (a probe
+  // found it with fewer rights than the access needs, or no probe was made:
+  // ATS), so the fill probes.
   enum class TlbProbe { kAbsent, kUnknown };
   // Counts and charges the walk's `reads` and `ad_updates`, fills the walk
   // caches of the levels in (last, first] (the recorder's start and last
@@ -312,10 +314,10 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
-  // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`:
-  // as AfterWalk.
+  // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`,
+  // `probe`: as AfterWalk.
   TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, CacheSet tset,
-                       sim::Cycles latency, pci::DmaCompletion* done);
+                       TlbProbe probe, sim::Cycles latency, pci::DmaCompletion* done);
   // TranslateTlbMiss's out-of-line continuations: the L2 walk cache missed
   // with tag `l2_tag` in `l2_set` (the other walk caches, the walk, its fills; a walk
   // of plain reads is finished there), and a walk that is more than plain
