@@ -114,7 +114,12 @@ class SetAssocCache {
     }
     *evicted = true;
     const uint32_t w = m.victim;
-    m.victim = static_cast<uint16_t>(w + 1 == ways_ ? 0 : w + 1);
+    // The next victim, w + 1 or 0 after the last way, without a branch:
+    // how often a set wraps depends on the addresses, and a branch on it
+    // was the cold miss's one mispredicted branch (about one in two
+    // misses; docs/performance.md, nineteenth session).
+    const uint32_t next = w + 1;
+    m.victim = static_cast<uint16_t>(next & (0u - static_cast<uint32_t>(next != ways_)));
     return &e[w];
   }
   // Fills the way already holding `tag`, else SlotAfterMiss()'s: between
