@@ -37,8 +37,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "svaemu/base/check.h"
 #include "svaemu/hw/set_array.h"
-#include "svaemu/sim/rng.h"
 #include "svaemu/sim/cache_counts.h"
+#include "svaemu/sim/rng.h"
 #include "svaemu/sim/stats.h"
 
 namespace svaemu::hw::vtd {
