@@ -370,8 +370,9 @@ class SetAssocCache {
       // is the first way with the smallest stamp. (The clock moves by one
       // a hit or fill: it stays far below 2^61.) A compare-and-branch per
       // way, whose outcome changes as the LRU order rotates, is one the
-      // host mispredicts about once a fill; it cost a tenth of a
-      // PDE-cache hit (docs/performance.md, nineteenth session).
+      // host mispredicts about once a fill; the selects made the PDE-cache
+      // hit a little faster and steadier (docs/performance.md, nineteenth
+      // session).
       uint64_t best = l[0].stamp << kKeyWayBits;
       for (uint32_t w = 1; w < n; ++w) best = std::min(best, (l[w].stamp << kKeyWayBits) | w);
       return static_cast<uint32_t>(best & (kKeyWays - 1));
