@@ -47,6 +47,10 @@ uint8_t* ReserveZeros(uint64_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
 }
+// Gives back a ReserveZeros() reservation of `bytes` (nothing for nullptr).
+void Unreserve(uint8_t* p, uint64_t bytes) {
+  if (p != nullptr) munmap(p, bytes);
+}
 }  // namespace
 
 PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
@@ -68,13 +72,15 @@ PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
   // never written: all zeros (untracked), so its test passes with no
   // "checking on?" test per read.
   for (uint64_t n = std::min(regions, config.flat_bytes_max >> kRegionShift); n > 0; n /= 2) {
-    uint8_t* const bytes = ReserveZeros(n << kRegionShift);
-    uint8_t* const meta = ReserveZeros(n * sizeof(RegionMeta));
-    uint8_t* const zero_meta = ReserveZeros(n * sizeof(RegionMeta));
+    const uint64_t bytes_size = n << kRegionShift;
+    const uint64_t meta_size = n * sizeof(RegionMeta);
+    uint8_t* const bytes = ReserveZeros(bytes_size);
+    uint8_t* const meta = ReserveZeros(meta_size);
+    uint8_t* const zero_meta = ReserveZeros(meta_size);
     if (bytes == nullptr || meta == nullptr || zero_meta == nullptr) {
-      if (bytes != nullptr) munmap(bytes, n << kRegionShift);
-      if (meta != nullptr) munmap(meta, n * sizeof(RegionMeta));
-      if (zero_meta != nullptr) munmap(zero_meta, n * sizeof(RegionMeta));
+      Unreserve(bytes, bytes_size);
+      Unreserve(meta, meta_size);
+      Unreserve(zero_meta, meta_size);
       continue;
     }
     flat_ = bytes;

@@ -7,10 +7,10 @@
 // keeps from the probe for the fill. A line is tag + owner + data +
 // replacement stamp + owner-list links; a line's index (for the owner
 // lists) is set * ways + way. `tag` is the lookup key with bit 0 set
-// (0 = invalid); `owner` groups lines for invalidation (VT-d: DID and PASID), so that a
-// PASID-based invalidation visits only that PASID's lines: each owner has an
-// intrusive doubly linked list through the lines (indices, no allocation on
-// link/unlink). The owner -> list head map is touched only on fill,
+// (0 = invalid); `owner` groups lines for invalidation (VT-d: DID and
+// PASID), so that a PASID-based invalidation visits only that PASID's
+// lines: each owner has an intrusive doubly linked list through the lines
+// (indices, no allocation on link/unlink). The owner -> list head map is touched only on fill,
 // eviction and invalidation, never on lookup, and then only when the owner
 // differs from the previous one (a memoised head; see HeadOf).
 //
