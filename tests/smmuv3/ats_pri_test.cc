@@ -97,6 +97,26 @@ TEST(SmmuAtsPri, UnresolvablePageRequestAbortsTheDma) {
   EXPECT_EQ(iopf.reported.size(), 1u);
   EXPECT_EQ(m.ep.record(id).outcome, pci::DmaOutcome::kAborted);
   EXPECT_EQ(m.ep.pending(), 0u);
+  // CMD_PRI_RESP Resp 0b01 (4.5.2): the endpoint sees InvalidRequest.
+  EXPECT_EQ(m.ep.page_response_codes(),
+            std::vector<pci::PageResponse::Code>{pci::PageResponse::Code::kInvalidRequest});
+  EXPECT_EQ(m.sim.violations().total(), 0);
+}
+
+// With no IOPF handler the driver answers as arm_smmu_handle_ppr() does,
+// PRI_RESP_DENY, encoded 0b00: ResponseFailure on the wire (4.5.2).
+TEST(SmmuAtsPri, PageRequestNobodyHandlesIsAnsweredResponseFailure) {
+  AtsPriMachine m;
+  kernel::Mm& mm = m.NewMm();
+  ASSERT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsid, mm.pgd(), Asid(7)).ok());
+  ASSERT_TRUE(m.driver->AttachSsid(StreamId(kSid), kSsid, /*domain=*/1).ok());
+  std::array<uint8_t, 4> out{};
+  const uint64_t id = m.ep.Read(Pasid(kSsid), VirtAddr(0x7000'0000), out);
+  m.Run();
+  EXPECT_EQ(m.ep.page_requests_sent(), 1u);
+  EXPECT_EQ(m.ep.record(id).outcome, pci::DmaOutcome::kAborted);
+  EXPECT_EQ(m.ep.page_response_codes(),
+            std::vector<pci::PageResponse::Code>{pci::PageResponse::Code::kResponseFailure});
   EXPECT_EQ(m.sim.violations().total(), 0);
 }
 

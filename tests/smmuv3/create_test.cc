@@ -55,6 +55,19 @@ TEST(SmmuV3Create, BuildsAValidConfigurationWithTheIdRegistersAsked) {
   EXPECT_EQ(idr1::kSidsize.Get(idr1), 8u);
   EXPECT_EQ(idr1::kSsidsize.Get(idr1), 5u);
   EXPECT_EQ(idr5::kOas.Get(smmu.MmioRead(kIdr5, 4)), AddressSizeEncoding(40));
+  // 6.3.4 IDR3: RIL is bit 10, PPS bit 5 (bits [1:0] and 6 are RES0).
+  EXPECT_EQ(smmu.MmioRead(kIdr3, 4), (1u << 10) | (1u << 5));
+}
+
+// 6.3.4: IDR3.PPS is RES0 without PRI or without SubstreamIDs.
+TEST(SmmuV3Create, Idr3PpsIsRes0WithoutPriOrSubstreams) {
+  for (const SmmuV3Config& c : {SmmuV3Config{.pri = false}, SmmuV3Config{.ssid_bits = 0}}) {
+    sim::Simulation sim({.trace = false});
+    mem::PhysMem mem(sim);
+    absl::StatusOr<std::unique_ptr<SmmuV3>> s = SmmuV3::Create(sim, mem, c);
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ((*s)->MmioRead(kIdr3, 4), 1u << 10);
+  }
 }
 
 }  // namespace

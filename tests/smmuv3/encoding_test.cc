@@ -102,20 +102,20 @@ TEST(SmmuEncoding, EveryCommandRoundTripsThroughDecode) {
   for (const Case& c : cases) {
     const Command back{RoundTrip<2>(c.cmd)};
     EXPECT_EQ(back, c.cmd) << OpcodeName(c.op);
-    const DecodedCommand d = DecodeCommand(back, 20, true);
+    const DecodedCommand d = DecodeCommand(back, {});
     EXPECT_EQ(d.op, c.op);
     EXPECT_EQ(d.error, CmdError::kNone) << OpcodeName(c.op);
   }
-  const DecodedCommand va = DecodeCommand(cases[7].cmd, 20, true);
+  const DecodedCommand va = DecodeCommand(cases[7].cmd, {});
   EXPECT_EQ(va.asid, Asid(77));
   EXPECT_EQ(va.addr, VirtAddr(0x7f0000123000));
   EXPECT_EQ(va.span, 4ull << 14);  // (NUM + 1) << SCALE pages of 4 KiB
   EXPECT_EQ(va.ttl, 3);
-  const DecodedCommand resume = DecodeCommand(cases[12].cmd, 20, true);
+  const DecodedCommand resume = DecodeCommand(cases[12].cmd, {});
   EXPECT_EQ(resume.sid, sid);
   EXPECT_EQ(resume.stag, 0xabcd);
   EXPECT_EQ(resume.action, ResumeAction::kRetry);
-  const DecodedCommand sync = DecodeCommand(cases[14].cmd, 20, true);
+  const DecodedCommand sync = DecodeCommand(cases[14].cmd, {});
   EXPECT_EQ(sync.msi_addr, PhysAddr(0x12345678));
   EXPECT_EQ(sync.msi_data, 0xdeadbeefu);
   // 4.1.1 opcodes sit in bits [7:0].
@@ -125,20 +125,64 @@ TEST(SmmuEncoding, EveryCommandRoundTripsThroughDecode) {
 TEST(SmmuEncoding, IllegalCommandsDecodeAsCerrorIll) {
   Command unknown;
   unknown.Set(Command::kOpcode, 0x7f);
-  EXPECT_EQ(DecodeCommand(unknown, 20, true).error, CmdError::kIll);
+  EXPECT_EQ(DecodeCommand(unknown, {}).error, CmdError::kIll);
   Command sync = MakeSync(SyncCs::kNone);
   sync.Set(Command::kSyncCs, 0b11);  // reserved CS
-  EXPECT_EQ(DecodeCommand(sync, 20, true).error, CmdError::kIll);
+  EXPECT_EQ(DecodeCommand(sync, {}).error, CmdError::kIll);
   // A range TLBI without IDR3.RIL.
   const Command range = MakeTlbiNhVa(Asid(1), VirtAddr(0), true, {.num = 1, .tg = 1});
-  EXPECT_EQ(DecodeCommand(range, 20, false).error, CmdError::kIll);
+  EXPECT_EQ(DecodeCommand(range, {.ril = false}).error, CmdError::kIll);
   // An SSID beyond SSIDSIZE.
-  EXPECT_EQ(DecodeCommand(MakeCfgiCd(StreamId(1), 1u << 10, true), 8, true).error,
+  EXPECT_EQ(DecodeCommand(MakeCfgiCd(StreamId(1), 1u << 10, true), {.ssid_bits = 8}).error,
             CmdError::kIll);
   // Stage 2 invalidation without S2P.
   Command s2;
   s2.Set(Command::kOpcode, static_cast<uint64_t>(Opcode::kTlbiS12Vmall));
-  EXPECT_EQ(DecodeCommand(s2, 20, true).error, CmdError::kIll);
+  EXPECT_EQ(DecodeCommand(s2, {}).error, CmdError::kIll);
+  // 4.7.1, 4.7.2: RESUME and STALL_TERM without the stall model
+  // (STALL_MODEL 0b01); 4.5.1 ATC_INV without ATS; 4.5.2 PRI_RESP without
+  // PRI, and with Resp 0b11.
+  const Command resume = MakeResume(StreamId(1), 3, ResumeAction::kRetry);
+  EXPECT_EQ(DecodeCommand(resume, {.stall = false}).error, CmdError::kIll);
+  EXPECT_EQ(DecodeCommand(MakeStallTerm(StreamId(1)), {.stall = false}).error, CmdError::kIll);
+  const Command atc = MakeAtcInv(StreamId(1), false, 0, VirtAddr(0), 0);
+  EXPECT_EQ(DecodeCommand(atc, {.ats = false}).error, CmdError::kIll);
+  EXPECT_EQ(DecodeCommand(atc, {}).error, CmdError::kNone);
+  Command pri = MakePriResp(StreamId(1), false, 0, 1, PriResp::kSuccess);
+  EXPECT_EQ(DecodeCommand(pri, {.pri = false}).error, CmdError::kIll);
+  pri.Set(Command::kPriResp, 0b11);
+  EXPECT_EQ(DecodeCommand(pri, {}).error, CmdError::kIll);
+}
+
+// 4.5.2: Resp 0b00 ResponseFailure, 0b01 InvalidRequest, 0b10 Success, in
+// bits [13:12] of the second doubleword.
+TEST(SmmuEncoding, PriRespCodesAreTheSpecsEncodings) {
+  const auto resp_bits = [](PriResp r) {
+    return (MakePriResp(StreamId(1), false, 0, 1, r).dw[1] >> 12) & 3;
+  };
+  EXPECT_EQ(resp_bits(PriResp::kResponseFailure), 0b00u);
+  EXPECT_EQ(resp_bits(PriResp::kInvalidRequest), 0b01u);
+  EXPECT_EQ(resp_bits(PriResp::kSuccess), 0b10u);
+  EXPECT_EQ(DecodeCommand(MakePriResp(StreamId(1), false, 0, 1, PriResp::kInvalidRequest), {})
+                .pri_resp,
+            PriResp::kInvalidRequest);
+}
+
+// 4.7.1: Ac (bit 12) = 1 retries whatever Ab (bit 13) says; with Ac = 0,
+// Ab = 1 aborts and Ab = 0 completes RAZ/WI.
+TEST(SmmuEncoding, ResumeActionIsAcThenAb) {
+  const auto decode = [](uint64_t ac_ab) {
+    Command c = MakeResume(StreamId(2), 7, ResumeAction::kTerminate);
+    c.Set(Command::kResumeAction, ac_ab);
+    const DecodedCommand d = DecodeCommand(c, {});
+    EXPECT_EQ(d.error, CmdError::kNone);
+    return d.action;
+  };
+  EXPECT_EQ(decode(0b00), ResumeAction::kTerminate);
+  EXPECT_EQ(decode(0b01), ResumeAction::kRetry);
+  EXPECT_EQ(decode(0b10), ResumeAction::kAbort);
+  EXPECT_EQ(decode(0b11), ResumeAction::kRetry);
+  EXPECT_EQ(MakeResume(StreamId(2), 7, ResumeAction::kAbort).dw[0] >> 12 & 3, 0b10u);
 }
 
 TEST(SmmuEncoding, EventsRoundTripWithTheirLayouts) {

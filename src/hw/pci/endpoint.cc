@@ -181,6 +181,7 @@ void Endpoint::ReceivePageResponse(const PageResponse& resp) {
       ++it;
     }
   }
+  page_response_codes_.push_back(resp.code);
   sim_.Trace("endpoint", "page_response",
              absl::StrCat(config_.index, " prgi=", resp.prgi, " code=",
                           static_cast<int>(resp.code)));

@@ -49,7 +49,12 @@ void SmmuV3::ProcessCommand() {
     return;
   }
   commands_->Inc();
-  const DecodedCommand d = DecodeCommand(cmd, config_.ssid_bits, /*ril=*/true);
+  const DecodedCommand d =
+      DecodeCommand(cmd, {.ssid_bits = config_.ssid_bits,
+                          .ril = true,
+                          .stall = config_.stall_model != StallModel::kTerminateOnly,
+                          .ats = config_.ats,
+                          .pri = config_.pri});
   sim_.Trace(name_, OpcodeName(d.op));
   if (d.error != CmdError::kNone) {
     CommandError(d.error);
@@ -219,7 +224,8 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
       break;
     case Opcode::kAtcInv: {
       // 4.5.1: forward an ATS invalidation to the endpoint; a missing
-      // completion fails the next CMD_SYNC.
+      // completion fails the next CMD_SYNC. IGNORED while SMMUEN is 0.
+      if (!enabled_) return config_.latency.atc_inv;
       auto it = endpoints_.find(sid);
       if (it != endpoints_.end()) {
         pci::AtcInvalidation inv;
@@ -233,7 +239,9 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
       return config_.latency.atc_inv;
     }
     case Opcode::kPriResp: {
-      // 4.6.1: send the PRG response to the endpoint.
+      // 4.5.2: send the PRG response to the endpoint. IGNORED while SMMUEN
+      // is 0.
+      if (!enabled_) return 0;
       const auto key = std::make_tuple(sid, d.ssv ? d.ssid : ~0u, d.grpid);
       if (open_prgs_.erase(key) == 0) {
         Report(check::ViolationKind::kFaultAnsweredTwice,
@@ -249,7 +257,7 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
         resp.prgi = d.grpid;
         resp.code = d.pri_resp == PriResp::kSuccess
                         ? pci::PageResponse::Code::kSuccess
-                    : d.pri_resp == PriResp::kDeny
+                    : d.pri_resp == PriResp::kInvalidRequest
                         ? pci::PageResponse::Code::kInvalidRequest
                         : pci::PageResponse::Code::kResponseFailure;
         it->second->ReceivePageResponse(resp);

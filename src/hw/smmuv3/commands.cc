@@ -147,7 +147,7 @@ Command MakeSync(SyncCs cs, PhysAddr msi_addr, uint32_t msi_data) {
   return c;
 }
 
-DecodedCommand DecodeCommand(const Command& c, unsigned ssid_bits, bool ril) {
+DecodedCommand DecodeCommand(const Command& c, const CommandFeatures& f) {
   DecodedCommand d;
   d.op = c.opcode();
   auto ill = [&d] {
@@ -155,7 +155,7 @@ DecodedCommand DecodeCommand(const Command& c, unsigned ssid_bits, bool ril) {
     return d;
   };
   const auto ssid_ok = [&](uint32_t ssid) {
-    return ssid_bits >= 20 || (ssid >> ssid_bits) == 0;
+    return f.ssid_bits >= 20 || (ssid >> f.ssid_bits) == 0;
   };
   switch (d.op) {
     case Opcode::kPrefetchConfig:
@@ -206,11 +206,12 @@ DecodedCommand DecodeCommand(const Command& c, unsigned ssid_bits, bool ril) {
       }
       // 4.4.1.1 range invalidation needs IDR3.RIL; TG 0b01 = 4 KiB is the
       // only granule (16/64 KiB are not in IDR5).
-      if (!ril || tg != 0b01) return ill();
+      if (!f.ril || tg != 0b01) return ill();
       d.span = (num + 1) << (12 + scale);
       return d;
     }
     case Opcode::kAtcInv:
+      if (!f.ats) return ill();  // 4.5.1: ILLEGAL when IDR0.ATS == 0
       d.sid = StreamId(static_cast<uint32_t>(c.Get(Command::kAtcSid)));
       d.ssv = c.Flag(Command::kSsv);
       d.ssid = static_cast<uint32_t>(c.Get(Command::kAtcSsid));
@@ -220,22 +221,30 @@ DecodedCommand DecodeCommand(const Command& c, unsigned ssid_bits, bool ril) {
       if (d.ssv && !ssid_ok(d.ssid)) return ill();
       return d;
     case Opcode::kPriResp:
+      if (!f.pri) return ill();  // 4.5.2: ILLEGAL when IDR0.PRI == 0
       d.sid = StreamId(static_cast<uint32_t>(c.Get(Command::kPriSid)));
       d.ssv = c.Flag(Command::kSsv);
       d.ssid = static_cast<uint32_t>(c.Get(Command::kPriSsid));
       d.grpid = static_cast<uint16_t>(c.Get(Command::kPriGrpid));
-      // 4.6.1: Resp 0b11 is reserved.
+      // 4.5.2: Resp 0b11 is Reserved, ILLEGAL.
       if (c.Get(Command::kPriResp) == 0b11) return ill();
       d.pri_resp = static_cast<PriResp>(c.Get(Command::kPriResp));
       return d;
-    case Opcode::kResume:
+    case Opcode::kResume: {
+      // 4.7.1: ILLEGAL when IDR0.STALL_MODEL == 0b01.
+      if (!f.stall) return ill();
       d.sid = StreamId(static_cast<uint32_t>(c.Get(Command::kResumeSid)));
       d.stag = static_cast<uint16_t>(c.Get(Command::kResumeStag));
-      // Action 0b11 (retry and abort) is reserved.
-      if (c.Get(Command::kResumeAction) == 0b11) return ill();
-      d.action = static_cast<ResumeAction>(c.Get(Command::kResumeAction));
+      // Ac (bit 12) = 1 retries and Ab is IGNORED; else Ab picks abort or
+      // a RAZ/WI completion.
+      const uint64_t action = c.Get(Command::kResumeAction);
+      d.action = (action & 1) != 0   ? ResumeAction::kRetry
+                 : (action & 2) != 0 ? ResumeAction::kAbort
+                                     : ResumeAction::kTerminate;
       return d;
+    }
     case Opcode::kStallTerm:
+      if (!f.stall) return ill();  // 4.7.2: as CMD_RESUME
       d.sid = StreamId(static_cast<uint32_t>(c.Get(Command::kStallTermSid)));
       return d;
     case Opcode::kSync:

@@ -109,8 +109,9 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
   idr1 = idr1::kEvtqs.Set(idr1, config_.evtq_log2_max);
   idr1 = idr1::kCmdqs.Set(idr1, config_.cmdq_log2_max);
   Reg(kIdr1) = idr1;
-  // 6.3.4 IDR3: range invalidation; PRG responses keep the PASID.
-  Reg(kIdr3) = idr3::kPps.Set(idr3::kRil.Set(0, 1), 1);
+  // 6.3.4 IDR3: range invalidation; PRG responses keep the PASID (PPS,
+  // RES0 without PRI or SubstreamIDs).
+  Reg(kIdr3) = idr3::kPps.Set(idr3::kRil.Set(0, 1), config_.pri && config_.ssid_bits > 0);
   // 6.3.6 IDR5: 4 KiB granule only.
   uint64_t idr5 = idr5::kOas.Set(0, AddressSizeEncoding(config_.oas_bits));
   idr5 = idr5::kGran4k.Set(idr5, 1);

@@ -119,6 +119,10 @@ class Endpoint : public EndpointPort {
   size_t atc_size() const { return atc_.size(); }
   uint64_t page_requests_sent() const { return page_requests_sent_; }
   uint64_t atc_invalidations() const { return atc_invalidations_; }
+  // The code of every PRG response received, in order.
+  const std::vector<PageResponse::Code>& page_response_codes() const {
+    return page_response_codes_;
+  }
 
  private:
   struct AtcEntry {
@@ -156,6 +160,7 @@ class Endpoint : public EndpointPort {
   uint16_t next_prgi_ = 0;
   uint64_t page_requests_sent_ = 0;
   uint64_t atc_invalidations_ = 0;
+  std::vector<PageResponse::Code> page_response_codes_;
   std::function<void(const DmaAccess&)> observer_;
   std::function<void(const DmaRecord&)> issue_observer_;
 };

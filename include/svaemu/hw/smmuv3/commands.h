@@ -91,11 +91,14 @@ struct Command : Words<2> {
   Opcode opcode() const { return static_cast<Opcode>(Get(kOpcode)); }
 };
 
-// CMD_RESUME Action (4.7.2): bit 12 "retry", bit 13 "abort" when
-// terminating (0: RAZ/WI response).
+// CMD_RESUME (4.7.1): bit 12 Ac (retry), bit 13 Ab (when terminating:
+// abort, else a RAZ/WI completion). With Ac = 1 the Ab bit is IGNORED, so
+// the decoder reads 0b11 as kRetry.
 enum class ResumeAction : uint8_t { kTerminate = 0b00, kRetry = 0b01, kAbort = 0b10 };
-// CMD_PRI_RESP Resp (4.6.1): PCIe response codes.
-enum class PriResp : uint8_t { kDeny = 0b00, kFail = 0b01, kSuccess = 0b10 };
+// CMD_PRI_RESP Resp (4.5.2), the PCIe response the endpoint receives:
+// 0b00 ResponseFailure (what Linux names PRI_RESP_DENY), 0b01
+// InvalidRequest, 0b10 Success; 0b11 is ILLEGAL.
+enum class PriResp : uint8_t { kResponseFailure = 0b00, kInvalidRequest = 0b01, kSuccess = 0b10 };
 // CMD_SYNC CS (4.7.3).
 enum class SyncCs : uint8_t { kNone = 0b00, kIrq = 0b01, kSev = 0b10 };
 
@@ -154,8 +157,16 @@ struct DecodedCommand {
   uint32_t msi_data = 0;
 };
 
-// `ssid_bits` (IDR1.SSIDSIZE) bounds SubstreamIDs; `ril` is IDR3.RIL.
-DecodedCommand DecodeCommand(const Command& c, unsigned ssid_bits, bool ril);
+// What the ID registers advertise that decides whether a command is
+// ILLEGAL (CERROR_ILL).
+struct CommandFeatures {
+  unsigned ssid_bits = 20;  // IDR1.SSIDSIZE: bounds SubstreamIDs
+  bool ril = true;          // IDR3.RIL: range TLBIs (4.4.1.1)
+  bool stall = true;        // IDR0.STALL_MODEL != 0b01: RESUME, STALL_TERM (4.7.1, 4.7.2)
+  bool ats = true;          // IDR0.ATS: ATC_INV (4.5.1)
+  bool pri = true;          // IDR0.PRI: PRI_RESP (4.5.2)
+};
+DecodedCommand DecodeCommand(const Command& c, const CommandFeatures& f);
 
 }  // namespace svaemu::hw::smmuv3
 

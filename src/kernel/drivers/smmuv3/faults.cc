@@ -174,8 +174,10 @@ void SmmuV3Driver::HandlePending(PendingFault f) {
     if (!pri) {
       (void)Issue(MakeResume(sid, static_cast<uint16_t>(grp), ResumeAction::kAbort));
     } else if (last) {
+      // As arm_smmu_handle_ppr(): PRI_RESP_DENY, whose encoding 0b00 the
+      // endpoint receives as ResponseFailure (4.5.2).
       (void)Issue(MakePriResp(sid, f.pri_entry.ssv, f.pri_entry.ssid,
-                              static_cast<uint16_t>(grp), PriResp::kDeny));
+                              static_cast<uint16_t>(grp), PriResp::kResponseFailure));
     }
     return;
   }
@@ -225,8 +227,8 @@ void SmmuV3Driver::PageResponse(const FaultSource& src, const IopfFault& last,
     return;
   }
   const PriResp resp = code == PageResponseCode::kSuccess   ? PriResp::kSuccess
-                       : code == PageResponseCode::kInvalid ? PriResp::kDeny
-                                                            : PriResp::kFail;
+                       : code == PageResponseCode::kInvalid ? PriResp::kInvalidRequest
+                                                            : PriResp::kResponseFailure;
   (void)Issue(MakePriResp(src.rid, (last.flags & kIopfPasidValid) != 0,
                           last.pasid.value(), static_cast<uint16_t>(last.grpid),
                           resp));
