@@ -163,9 +163,9 @@ TEST(SmmuEncoding, PriRespCodesAreTheSpecsEncodings) {
   EXPECT_EQ(resp_bits(PriResp::kResponseFailure), 0b00u);
   EXPECT_EQ(resp_bits(PriResp::kInvalidRequest), 0b01u);
   EXPECT_EQ(resp_bits(PriResp::kSuccess), 0b10u);
-  EXPECT_EQ(DecodeCommand(MakePriResp(StreamId(1), false, 0, 1, PriResp::kInvalidRequest), {})
-                .pri_resp,
-            PriResp::kInvalidRequest);
+  EXPECT_EQ(
+      DecodeCommand(MakePriResp(StreamId(1), false, 0, 1, PriResp::kInvalidRequest), {}).pri_resp,
+      PriResp::kInvalidRequest);
 }
 
 // 4.7.1: Ac (bit 12) = 1 retries whatever Ab (bit 13) says; with Ac = 0,

@@ -255,8 +255,7 @@ sim::Cycles SmmuV3::Execute(const DecodedCommand& d) {
         resp.has_pasid = d.ssv;
         resp.pasid = Pasid(d.ssid);
         resp.prgi = d.grpid;
-        resp.code = d.pri_resp == PriResp::kSuccess
-                        ? pci::PageResponse::Code::kSuccess
+        resp.code = d.pri_resp == PriResp::kSuccess ? pci::PageResponse::Code::kSuccess
                     : d.pri_resp == PriResp::kInvalidRequest
                         ? pci::PageResponse::Code::kInvalidRequest
                         : pci::PageResponse::Code::kResponseFailure;

@@ -100,7 +100,7 @@ inline constexpr Field kTablesPreset{0, 30, 30};
 
 // 6.3.4 SMMU_IDR3.
 namespace idr3 {
-inline constexpr Field kPps{0, 5, 5};   // PRG response PASID as in request
+inline constexpr Field kPps{0, 5, 5};    // PRG response PASID as in request
 inline constexpr Field kRil{0, 10, 10};  // range invalidation (TLBI NUM/SCALE/TTL/TG)
 }  // namespace idr3
 

@@ -176,8 +176,8 @@ void SmmuV3Driver::HandlePending(PendingFault f) {
     } else if (last) {
       // As arm_smmu_handle_ppr(): PRI_RESP_DENY, whose encoding 0b00 the
       // endpoint receives as ResponseFailure (4.5.2).
-      (void)Issue(MakePriResp(sid, f.pri_entry.ssv, f.pri_entry.ssid,
-                              static_cast<uint16_t>(grp), PriResp::kResponseFailure));
+      (void)Issue(MakePriResp(sid, f.pri_entry.ssv, f.pri_entry.ssid, static_cast<uint16_t>(grp),
+                              PriResp::kResponseFailure));
     }
     return;
   }
