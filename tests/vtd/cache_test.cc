@@ -415,6 +415,29 @@ TEST(VtdContextCache, RegisterInvalidationIsRefusedWhileQiIsEnabled) {
   EXPECT_GT(m.vtd->cache_sizes().iotlb, 0u);
 }
 
+// 6.5.2.1, FM: the function mask covers the function number from its top
+// bit: FM = 01 masks SID bit 2, so devfn 0x14 goes with 0x10 and 0x11
+// stays; FM = 11 masks bits 2:0 and takes 0x11 as well.
+TEST(VtdContextCache, DeviceSelectiveFunctionMaskMasksFromBitTwoDown) {
+  VtdMachine m;
+  kernel::Mm& mm = m.NewMm();
+  const VirtAddr va = *mm.Mmap(4096, kRw, true);
+  const uint16_t sids[] = {0x0310, 0x0314, 0x0311};
+  for (uint16_t sid : sids) {
+    m.Bind(mm, {}, {}, sid);
+    ASSERT_TRUE(m.Dma(va.value(), false, false, false, sid).ok);
+  }
+  ASSERT_EQ(m.vtd->cache_sizes().context, 3u);
+  const RawDesc fm1[] = {ContextCacheDesc{.g = 3, .did = kDid, .sid = 0x0310, .fm = 1}.Encode()};
+  ASSERT_TRUE(m.drv->SubmitSync(fm1).ok());
+  EXPECT_EQ(m.vtd->cache_sizes().context, 1u) << "0x0310 and 0x0314 dropped, 0x0311 kept";
+  ASSERT_TRUE(m.Dma(va.value(), false, false, false, 0x0311).ok);
+  EXPECT_EQ(m.vtd->cache_sizes().context, 1u) << "0x0311 still cached: no new line";
+  const RawDesc fm3[] = {ContextCacheDesc{.g = 3, .did = kDid, .sid = 0x0310, .fm = 3}.Encode()};
+  ASSERT_TRUE(m.drv->SubmitSync(fm3).ok());
+  EXPECT_EQ(m.vtd->cache_sizes().context, 0u);
+}
+
 TEST(VtdContextCache, RegisterInvalidationWorksWithoutQi) {
   sim::Simulation sim;
   mem::PhysMem mem(sim);

@@ -143,6 +143,7 @@ TEST(VtdPageRequestQueue, OverflowSetsProDropsAndAutoRespondsToLastInGroup) {
   EXPECT_EQ(m.Stat("prq.requests"), 127u);
   EXPECT_EQ(m.Stat("prq.lost"), 1u);
   EXPECT_TRUE(Bit(m.vtd->Read32(kPrsReg), Prs::kPro));
+  EXPECT_EQ(m.vtd->Read32(kPrsReg), 0b11u) << "PRO (bit 1) and PPR (bit 0)";
   ASSERT_EQ(ep.responses.size(), 1u) << "hardware answered the dropped last request";
   EXPECT_EQ(ep.responses[0].code, pci::PageResponse::Code::kSuccess);
   EXPECT_EQ(ep.responses[0].prgi, 127);
@@ -151,6 +152,30 @@ TEST(VtdPageRequestQueue, OverflowSetsProDropsAndAutoRespondsToLastInGroup) {
                                           .addr = VirtAddr(0x20000000), .read = true});
   EXPECT_EQ(m.Stat("prq.lost"), 2u) << "PRO still set: dropped, not last: no response";
   EXPECT_EQ(ep.responses.size(), 1u);
+}
+
+// 11.4.11.4 PRS_REG: PPR is bit 0, PRO bit 1. 11.4.11.2 PQT_REG: PQT
+// [18:5] is software-writable (the driver zeroes it when it sets the queue
+// up); the other bits read 0.
+TEST(VtdPageRequestQueue, PrsBitsAndPqtAreWhereTheSpecPutsThem) {
+  testing::VtdMachine m;
+  FakeEndpoint ep(testing::kSid);
+  ASSERT_TRUE(m.vtd->AttachEndpoint(&ep).ok());
+  kernel::Mm& mm = m.NewMm();
+  m.Bind(mm, {}, {.pri = true});
+  m.vtd->Write32(kPectlReg, 1u << EventCtl::kIm);  // nobody drains the queue
+  m.vtd->SendPageRequest(pci::PageRequest{.rid = StreamId(testing::kSid),
+                                          .has_pasid = true,
+                                          .pasid = Pasid(testing::kPasid),
+                                          .addr = VirtAddr(0x10000000),
+                                          .read = true,
+                                          .last = true});
+  EXPECT_EQ(m.vtd->Read32(kPrsReg), 0b01u) << "PPR only";
+  m.vtd->Write32(kPrsReg, 0b01u);  // RW1C
+  EXPECT_EQ(m.vtd->Read32(kPrsReg), 0u);
+  const uint64_t head = m.vtd->Read64(kPqhReg);
+  m.vtd->Write64(kPqtReg, head | (1ull << 4) | (1ull << 19));
+  EXPECT_EQ(m.vtd->Read64(kPqtReg), head) << "bits 4 and 19 are not PQT";
 }
 
 TEST(VtdPageRequestQueue, ContextWithoutPreRecordsFaultAndAnswersInvalid) {

@@ -134,7 +134,7 @@ absl::Status Vtd::Init() {
       {"IEUADDR", kIeuaddrReg, 4, 0, 0xffffffff},
       {"IQERCD", kIqercdReg, 8},
       {"PQH", kPqhReg, 8, 0, BitMask(18, 5)},
-      {"PQT", kPqtReg, 8},
+      {"PQT", kPqtReg, 8, 0, BitMask(18, 5)},  // RW: software sets it up
       {"PQA", kPqaReg, 8, 0, BitMask(63, 12) | BitMask(2, 0)},
       {"PRS", kPrsReg, 4, 0, 0, (1ull << Prs::kPro) | (1ull << Prs::kPpr)},
       {"PECTL", kPectlReg, 4, kImBit, kImBit},
@@ -142,8 +142,7 @@ absl::Status Vtd::Init() {
       {"PEADDR", kPeaddrReg, 4, 0, 0xfffffffc},
       {"PEUADDR", kPeuaddrReg, 4, 0, 0xffffffff},
       {"IVA", kIvaReg, 8, 0, BitMask(63, 12) | BitMask(6, 0)},
-      {"IOTLB", kIotlbReg, 8, 0,
-       BitMask(63, 60) | BitMask(49, 48) | BitMask(47, 32)},
+      {"IOTLB", kIotlbReg, 8, 0, BitMask(63, 60) | BitMask(49, 48) | BitMask(47, 32)},
   };
   static const char* const kFrcdNames[2] = {"FRCD.lo", "FRCD.hi"};
   for (uint32_t i = 0; i < config_.nfr; ++i) {
@@ -392,8 +391,10 @@ void Vtd::RecordFault(const FaultInfo& in) {
 // always allowed).
 void Vtd::InvalidateContext(uint8_t g, uint16_t sid, uint8_t fm) {
   if (g == 3) {
-    // Device-selective; FM masks low bits of the function number.
-    const uint16_t mask = static_cast<uint16_t>(~((1u << std::min<unsigned>(fm, 3)) - 1));
+    // Device-selective; FM masks the function number from its top bit
+    // down: 01 bit 2 of the SID, 10 bits 2:1, 11 bits 2:0.
+    const unsigned n = std::min<unsigned>(fm, 3);
+    const uint16_t mask = static_cast<uint16_t>(~(((1u << n) - 1) << (3 - n)));
     context_cache_.InvalidateIf([&](uint64_t tag, uint64_t, const ContextData&) {
       return ((static_cast<uint16_t>(tag >> 1) ^ sid) & mask) == 0;
     });

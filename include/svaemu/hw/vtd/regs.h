@@ -174,10 +174,11 @@ struct Iqercd {
   static constexpr uint64_t kReservedField = 4;
 };
 
-// 11.4.11.3 PQA_REG: PQA [63:12], PQS [2:0]; 11.4.11.4 PRS_REG.
+// 11.4.11.3 PQA_REG: PQA [63:12], PQS [2:0]; 11.4.11.4 PRS_REG: PPR
+// (pending page request) bit 0, PRO (overflow) bit 1, both RW1CS.
 struct Prs {
-  static constexpr unsigned kPro = 0;
-  static constexpr unsigned kPpr = 1;
+  static constexpr unsigned kPpr = 0;
+  static constexpr unsigned kPro = 1;
 };
 
 // 11.4.14 fault recording register (128 bits, as two qwords).
