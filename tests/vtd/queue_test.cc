@@ -126,19 +126,31 @@ TEST(VtdInvalidationQueue, DeadDeviceGivesIteAndTheDriverDoesNotHang) {
   EXPECT_EQ(ep.atc[1].size, 0u) << "whole address space of the PASID";
 }
 
+// A PASID bound with PRI behind `ep`, whose page requests nobody drains
+// (PECTL.IM set).
+void BindUndrainedPri(testing::VtdMachine& m, FakeEndpoint& ep) {
+  ASSERT_TRUE(m.vtd->AttachEndpoint(&ep).ok());
+  m.Bind(m.NewMm(), {}, {.pri = true});
+  m.vtd->Write32(kPectlReg, 1u << EventCtl::kIm);
+}
+// A read page request of that PASID.
+pci::PageRequest ReadRequest(uint64_t addr, bool last = false, uint16_t prgi = 0) {
+  return pci::PageRequest{.rid = StreamId(testing::kSid),
+                          .has_pasid = true,
+                          .pasid = Pasid(testing::kPasid),
+                          .addr = VirtAddr(addr),
+                          .read = true,
+                          .last = last,
+                          .prgi = prgi};
+}
+
 TEST(VtdPageRequestQueue, OverflowSetsProDropsAndAutoRespondsToLastInGroup) {
   testing::VtdMachine m;
   FakeEndpoint ep(testing::kSid);
-  ASSERT_TRUE(m.vtd->AttachEndpoint(&ep).ok());
-  kernel::Mm& mm = m.NewMm();
-  m.Bind(mm, {}, {.pri = true});
-  m.vtd->Write32(kPectlReg, 1u << EventCtl::kIm);  // nobody drains the queue
+  BindUndrainedPri(m, ep);
   // One 4 KiB queue holds 128 descriptors; one slot stays empty.
   for (uint16_t i = 0; i < 128; ++i) {
-    m.vtd->SendPageRequest(pci::PageRequest{.rid = StreamId(testing::kSid), .has_pasid = true,
-                                            .pasid = Pasid(testing::kPasid),
-                                            .addr = VirtAddr(0x10000000 + 4096ull * i),
-                                            .read = true, .last = true, .prgi = i});
+    m.vtd->SendPageRequest(ReadRequest(0x10000000 + 4096ull * i, /*last=*/true, i));
   }
   EXPECT_EQ(m.Stat("prq.requests"), 127u);
   EXPECT_EQ(m.Stat("prq.lost"), 1u);
@@ -147,9 +159,7 @@ TEST(VtdPageRequestQueue, OverflowSetsProDropsAndAutoRespondsToLastInGroup) {
   ASSERT_EQ(ep.responses.size(), 1u) << "hardware answered the dropped last request";
   EXPECT_EQ(ep.responses[0].code, pci::PageResponse::Code::kSuccess);
   EXPECT_EQ(ep.responses[0].prgi, 127);
-  m.vtd->SendPageRequest(pci::PageRequest{.rid = StreamId(testing::kSid), .has_pasid = true,
-                                          .pasid = Pasid(testing::kPasid),
-                                          .addr = VirtAddr(0x20000000), .read = true});
+  m.vtd->SendPageRequest(ReadRequest(0x20000000));
   EXPECT_EQ(m.Stat("prq.lost"), 2u) << "PRO still set: dropped, not last: no response";
   EXPECT_EQ(ep.responses.size(), 1u);
 }
@@ -160,16 +170,8 @@ TEST(VtdPageRequestQueue, OverflowSetsProDropsAndAutoRespondsToLastInGroup) {
 TEST(VtdPageRequestQueue, PrsBitsAndPqtAreWhereTheSpecPutsThem) {
   testing::VtdMachine m;
   FakeEndpoint ep(testing::kSid);
-  ASSERT_TRUE(m.vtd->AttachEndpoint(&ep).ok());
-  kernel::Mm& mm = m.NewMm();
-  m.Bind(mm, {}, {.pri = true});
-  m.vtd->Write32(kPectlReg, 1u << EventCtl::kIm);  // nobody drains the queue
-  m.vtd->SendPageRequest(pci::PageRequest{.rid = StreamId(testing::kSid),
-                                          .has_pasid = true,
-                                          .pasid = Pasid(testing::kPasid),
-                                          .addr = VirtAddr(0x10000000),
-                                          .read = true,
-                                          .last = true});
+  BindUndrainedPri(m, ep);
+  m.vtd->SendPageRequest(ReadRequest(0x10000000, /*last=*/true));
   EXPECT_EQ(m.vtd->Read32(kPrsReg), 0b01u) << "PPR only";
   m.vtd->Write32(kPrsReg, 0b01u);  // RW1C
   EXPECT_EQ(m.vtd->Read32(kPrsReg), 0u);
