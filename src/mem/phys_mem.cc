@@ -86,7 +86,7 @@ PhysMem::PhysMem(sim::Simulation& sim, PhysMemConfig config)
     flat_ = bytes;
     flat_meta_ = meta;
     zero_meta_ = zero_meta;
-    flat_size_ = n << kRegionShift;
+    flat_size_ = bytes_size;
     for (uint64_t i = 0; i < n; ++i) regions_[i].bytes = flat_ + (i << kRegionShift);
     break;
   }

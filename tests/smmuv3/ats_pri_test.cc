@@ -23,6 +23,12 @@ struct AtsPriMachine : SmmuMachine {
     EXPECT_TRUE(smmu.AttachEndpoint(&ep).ok());
     EXPECT_TRUE(driver->AttachMaster({.sid = StreamId(kSid), .ats = true, .pri = true}).ok());
   }
+  // An SVA CD for `mm` at kSsid, and the master_domain link the PRIQ
+  // thread looks a page request up by.
+  void BindSsid(kernel::Mm& mm) {
+    ASSERT_TRUE(driver->WriteSvaCd(StreamId(kSid), kSsid, mm.pgd(), Asid(7)).ok());
+    ASSERT_TRUE(driver->AttachSsid(StreamId(kSid), kSsid, /*domain=*/1).ok());
+  }
   pci::Endpoint ep;
 };
 
@@ -58,9 +64,7 @@ TEST(SmmuAtsPri, NotPresentPageIsRequestedResolvedAndRetriedOnce) {
   // Mapped but not populated: the ATS answer is "not present" and the
   // device sends a page request (PCIe 10.4).
   const VirtAddr va = *mm.Mmap(kPageSize4K, kernel::kProtRead | kernel::kProtWrite, false);
-  ASSERT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsid, mm.pgd(), Asid(7)).ok());
-  // The master_domain link the PRIQ thread looks the request up by.
-  ASSERT_TRUE(m.driver->AttachSsid(StreamId(kSid), kSsid, /*domain=*/1).ok());
+  m.BindSsid(mm);
   IopfDouble iopf(*m.driver, &mm);
   m.driver->set_iopf_sink(&iopf);
   std::array<uint8_t, 4> data{9, 9, 9, 9};
@@ -85,9 +89,7 @@ TEST(SmmuAtsPri, NotPresentPageIsRequestedResolvedAndRetriedOnce) {
 TEST(SmmuAtsPri, UnresolvablePageRequestAbortsTheDma) {
   AtsPriMachine m;
   kernel::Mm& mm = m.NewMm();
-  ASSERT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsid, mm.pgd(), Asid(7)).ok());
-  // The master_domain link the PRIQ thread looks the request up by.
-  ASSERT_TRUE(m.driver->AttachSsid(StreamId(kSid), kSsid, /*domain=*/1).ok());
+  m.BindSsid(mm);
   IopfDouble iopf(*m.driver, &mm);
   m.driver->set_iopf_sink(&iopf);
   std::array<uint8_t, 4> out{};
@@ -108,8 +110,7 @@ TEST(SmmuAtsPri, UnresolvablePageRequestAbortsTheDma) {
 TEST(SmmuAtsPri, PageRequestNobodyHandlesIsAnsweredResponseFailure) {
   AtsPriMachine m;
   kernel::Mm& mm = m.NewMm();
-  ASSERT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsid, mm.pgd(), Asid(7)).ok());
-  ASSERT_TRUE(m.driver->AttachSsid(StreamId(kSid), kSsid, /*domain=*/1).ok());
+  m.BindSsid(mm);
   std::array<uint8_t, 4> out{};
   const uint64_t id = m.ep.Read(Pasid(kSsid), VirtAddr(0x7000'0000), out);
   m.Run();

@@ -10,9 +10,10 @@
 // (0 = invalid); `owner` groups lines for invalidation (VT-d: DID and
 // PASID), so that a PASID-based invalidation visits only that PASID's
 // lines: each owner has an intrusive doubly linked list through the lines
-// (indices, no allocation on link/unlink). The owner -> list head map is touched only on fill,
-// eviction and invalidation, never on lookup, and then only when the owner
-// differs from the previous one (a memoised head; see HeadOf).
+// (indices, no allocation on link/unlink). The owner -> list head map is
+// touched only on fill, eviction and invalidation, never on lookup, and
+// then only when the owner differs from the previous one (a memoised head;
+// see HeadOf).
 //
 // Concurrency plan (not enabled yet): every writer bumps the set's sequence
 // word to odd before and to even after changing a line, so a reader on
