@@ -150,6 +150,29 @@ TEST_F(Arm64Walk, ApTable1DeniesWritesBelow) {
   EXPECT_TRUE(Walk(kUserVa, kEl0Read).ok());
 }
 
+// FEAT_HPDS (SMMUv3 CD.HAD0/HAD1): the hierarchical controls of one half
+// are ignored; the other half keeps them.
+TEST_F(Arm64Walk, HierarchicalPermissionsDisabledPerHalf) {
+  Map4K(kUserVa, kPa);
+  Map4K(kKernelVa, kPa);
+  SetBitIn(kUserVa, 4, Arm64Desc::kApTable1);  // no write below
+  SetBitIn(kUserVa, 3, Arm64Desc::kApTable0);  // no EL0 below
+  SetBitIn(kKernelVa, 4, Arm64Desc::kApTable1);
+  cfg_.hpd0 = true;
+  EXPECT_TRUE(Walk(kUserVa, kEl0Write).ok());
+  EXPECT_EQ(Walk(kKernelVa, kEl1Write).perm, PermFault::kWrite);
+  cfg_.hpd0 = false;
+  cfg_.hpd1 = true;
+  EXPECT_EQ(Walk(kUserVa, kEl0Read).perm, PermFault::kUser);
+  EXPECT_TRUE(Walk(kKernelVa, kEl1Write).ok());
+  // The prepared walker of each half narrows as the walk does.
+  const Arm64Walker w1 = MakeArm64Walker(cfg_, opts_, 1);
+  const Arm64Walker w0 = MakeArm64Walker(cfg_, opts_, 0);
+  const uint64_t aptable1 = 1ull << Arm64Desc::kApTable1;
+  EXPECT_EQ(w1.NarrowIndex(kPermIndexAll, aptable1, aptable1), kPermIndexAll);
+  EXPECT_NE(w0.NarrowIndex(kPermIndexAll, aptable1, aptable1), kPermIndexAll);
+}
+
 TEST_F(Arm64Walk, UxnDeniesEl0Execute) {
   Map4K(kUserVa, kPa, MapAttrs{.exec = false});
   EXPECT_EQ(Walk(kUserVa, kEl0Exec).perm, PermFault::kExec);
@@ -194,6 +217,18 @@ TEST_F(Arm64Walk, AccessFlagZeroFaultsWithoutHardwareUpdate) {
   EXPECT_EQ(r.fault, FaultKind::kAccessFlag);
   EXPECT_EQ(r.level, 1);
   EXPECT_EQ(r.ad_updates, 0u);
+}
+
+// FEAT_AFFD (SMMUv3 CD.AFFD): AF = 0 is used as AF = 1, nothing written.
+TEST_F(Arm64Walk, AccessFlagFaultDisabledUsesTheLeafUnchanged) {
+  Map4K(kUserVa, kPa, MapAttrs{.accessed = false});
+  const uint64_t leaf = Entry(kUserVa, 1);
+  cfg_.affd = true;
+  WalkResult r = Walk(kUserVa, kEl0Read);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.t.pa, kPa);
+  EXPECT_EQ(r.ad_updates, 0u);
+  EXPECT_EQ(Entry(kUserVa, 1), leaf);
 }
 
 TEST_F(Arm64Walk, AccessFlagFaultComesBeforePermissionFault) {

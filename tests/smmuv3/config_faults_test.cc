@@ -51,12 +51,13 @@ TEST_F(SmmuConfigFaults, InvalidSteIsCBadSte) {
   EXPECT_EQ(FaultOf(kSid + 1, 1, va_), EventType::kCBadSte);  // V = 0
 }
 
-TEST_F(SmmuConfigFaults, ReservedSteConfigIsCBadSte) {
-  const Ste ste = *m_.driver->ReadSte(StreamId(kSid));
-  Ste bad = ste;
-  bad.Set(Ste::kConfig, 0b010);  // reserved
+TEST_F(SmmuConfigFaults, Stage2SteConfigIsCBadSte) {
+  Ste bad = *m_.driver->ReadSte(StreamId(kSid));
+  bad.Set(Ste::kConfig, Ste::kConfigS2Trans);  // IDR0.S2P == 0
   WriteSteWord(0, bad.dw[0]);
   EXPECT_EQ(FaultOf(kSid, 1, va_), EventType::kCBadSte);
+  EXPECT_TRUE(m_.driver->events_seen().back().ssv);
+  EXPECT_EQ(m_.driver->events_seen().back().ssid, 1u);
 }
 
 TEST_F(SmmuConfigFaults, S1CdMaxBeyondSsidSizeIsCBadSte) {
@@ -116,9 +117,13 @@ TEST_F(SmmuConfigFaults, TableOutsideMemoryIsWalkExternalAbort) {
 
 TEST_F(SmmuConfigFaults, TranslatedTransactionWithoutAtsIsForbidden) {
   m_.smmu.MmioWrite(kCr0, m_.smmu.MmioRead(kCr0, 4) | 0x10, 4);  // ATSCHK
-  EXPECT_FALSE(m_.smmu.CheckTranslated(StreamId(kSid)));  // STE.EATS = 0
+  // STE.EATS = 0.
+  EXPECT_FALSE(m_.smmu.CheckTranslated(StreamId(kSid), PhysAddr(0x7000), /*write=*/true));
   m_.Run();
-  EXPECT_EQ(m_.driver->events_seen().back().type, EventType::kFTranslForbidden);
+  const Event& e = m_.driver->events_seen().back();
+  EXPECT_EQ(e.type, EventType::kFTranslForbidden);
+  EXPECT_EQ(e.input_addr, VirtAddr(0x7000));
+  EXPECT_FALSE(e.rnw);
 }
 
 TEST_F(SmmuConfigFaults, DisabledSmmuFollowsGbpa) {

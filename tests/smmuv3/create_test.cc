@@ -43,6 +43,9 @@ TEST(SmmuV3Create, RefusesConfigurationsTheModelCannotImplementNamingTheField) {
   }
 }
 
+// IDR3 without PPS: HAD, FWB, RIL and BBML = 0b10.
+constexpr uint64_t kIdr3V32 = (1u << 2) | (1u << 8) | (1u << 10) | (0b10u << 11);
+
 TEST(SmmuV3Create, BuildsAValidConfigurationWithTheIdRegistersAsked) {
   sim::Simulation sim({.trace = false});
   mem::PhysMem mem(sim);
@@ -55,8 +58,10 @@ TEST(SmmuV3Create, BuildsAValidConfigurationWithTheIdRegistersAsked) {
   EXPECT_EQ(idr1::kSidsize.Get(idr1), 8u);
   EXPECT_EQ(idr1::kSsidsize.Get(idr1), 5u);
   EXPECT_EQ(idr5::kOas.Get(smmu.MmioRead(kIdr5, 4)), AddressSizeEncoding(40));
-  // 6.3.4 IDR3: RIL is bit 10, PPS bit 5 (bits [1:0] and 6 are RES0).
-  EXPECT_EQ(smmu.MmioRead(kIdr3, 4), (1u << 10) | (1u << 5));
+  // 6.3.4 IDR3: HAD bit 2, PPS bit 5, FWB bit 8, RIL bit 10, BBML [12:11]
+  // = 0b10 (bits [1:0] and 6 are RES0): what v3.2 requires with stage 1.
+  EXPECT_EQ(smmu.MmioRead(kIdr3, 4), kIdr3V32 | (1u << 5));
+  EXPECT_EQ(smmu.MmioRead(kAidr, 4), 0x02u);  // SMMUv3.2
 }
 
 // 6.3.4: IDR3.PPS is RES0 without PRI or without SubstreamIDs.
@@ -66,7 +71,7 @@ TEST(SmmuV3Create, Idr3PpsIsRes0WithoutPriOrSubstreams) {
     mem::PhysMem mem(sim);
     absl::StatusOr<std::unique_ptr<SmmuV3>> s = SmmuV3::Create(sim, mem, c);
     ASSERT_TRUE(s.ok()) << s.status();
-    EXPECT_EQ((*s)->MmioRead(kIdr3, 4), 1u << 10);
+    EXPECT_EQ((*s)->MmioRead(kIdr3, 4), kIdr3V32);
   }
 }
 

@@ -132,9 +132,11 @@ TEST(SmmuEncoding, IllegalCommandsDecodeAsCerrorIll) {
   // A range TLBI without IDR3.RIL.
   const Command range = MakeTlbiNhVa(Asid(1), VirtAddr(0), true, {.num = 1, .tg = 1});
   EXPECT_EQ(DecodeCommand(range, {.ril = false}).error, CmdError::kIll);
-  // An SSID beyond SSIDSIZE.
-  EXPECT_EQ(DecodeCommand(MakeCfgiCd(StreamId(1), 1u << 10, true), {.ssid_bits = 8}).error,
-            CmdError::kIll);
+  // An SSID beyond SSIDSIZE is CONSTRAINED UNPREDICTABLE, never ILLEGAL
+  // (4.3.3, 4.1.7): the command decodes and matches no cached entry.
+  EXPECT_EQ(DecodeCommand(MakeCfgiCd(StreamId(1), 1u << 10, true), {}).error, CmdError::kNone);
+  EXPECT_EQ(DecodeCommand(MakeAtcInv(StreamId(1), true, 0xfffff, VirtAddr(0), 0), {}).error,
+            CmdError::kNone);
   // Stage 2 invalidation without S2P.
   Command s2;
   s2.Set(Command::kOpcode, static_cast<uint64_t>(Opcode::kTlbiS12Vmall));
@@ -187,15 +189,32 @@ TEST(SmmuEncoding, ResumeActionIsAcThenAb) {
 
 TEST(SmmuEncoding, EventsRoundTripWithTheirLayouts) {
   const Event events[] = {
-      {.type = EventType::kFTranslation, .sid = StreamId(9), .ssv = true, .ssid = 0x42,
-       .stall = true, .stag = 0x1234, .pnu = true, .rnw = true,
-       .cls = EventClass::kIn, .input_addr = VirtAddr(0x7fff12345678)},
+      {.type = EventType::kFTranslation,
+       .sid = StreamId(9),
+       .ssv = true,
+       .ssid = 0x42,
+       .stall = true,
+       .stag = 0x1234,
+       .pnu = true,
+       .rnw = true,
+       .cls = EventClass::kIn,
+       .input_addr = VirtAddr(0x7fff12345678)},
       {.type = EventType::kFSteFetch, .sid = StreamId(3), .fetch_addr = PhysAddr(0x123440)},
       {.type = EventType::kCBadSubstreamid, .sid = StreamId(3), .ssv = true, .ssid = 99},
       {.type = EventType::kCBadCd, .sid = StreamId(3), .ssv = true, .ssid = 7},
-      {.type = EventType::kFWalkEabt, .sid = StreamId(1), .rnw = true,
-       .cls = EventClass::kTtd, .input_addr = VirtAddr(0x1000), .fetch_addr = PhysAddr(0x5008)},
+      {.type = EventType::kFWalkEabt,
+       .sid = StreamId(1),
+       .rnw = true,
+       .cls = EventClass::kTtd,
+       .input_addr = VirtAddr(0x1000),
+       .fetch_addr = PhysAddr(0x5008)},
       {.type = EventType::kCBadStreamid, .sid = StreamId(0xffff)},
+      {.type = EventType::kCBadStreamid, .sid = StreamId(0x1234), .ssv = true, .ssid = 5},
+      {.type = EventType::kCBadSte, .sid = StreamId(4), .ssv = true, .ssid = 0xfffff},
+      {.type = EventType::kFTranslForbidden,
+       .sid = StreamId(6),
+       .rnw = true,
+       .input_addr = VirtAddr(0x89abc000)},
       {.type = EventType::kFStreamDisabled, .sid = StreamId(2)},
   };
   for (const Event& e : events) {
@@ -209,6 +228,33 @@ TEST(SmmuEncoding, EventsRoundTripWithTheirLayouts) {
   EXPECT_EQ(r.dw[1] & 0xffff, 0x1234u);
   EXPECT_TRUE((r.dw[1] >> 31) & 1);
   EXPECT_EQ(r.dw[2], 0x7fff12345678ull);
+}
+
+TEST(SmmuEncoding, ConfigurationEventsCarryTheirSpecFields) {
+  // 7.3.2/7.3.4: C_BAD_STREAMID and C_BAD_STE carry SSV (bit 11) and the
+  // SubstreamID [31:12] and nothing after the StreamID.
+  for (EventType t : {EventType::kCBadStreamid, EventType::kCBadSte}) {
+    const EventRecord r = EncodeEvent(Event{.type = t,
+                                            .sid = StreamId(7),
+                                            .ssv = true,
+                                            .ssid = 0x321,
+                                            .rnw = true,
+                                            .input_addr = VirtAddr(0x5000)});
+    EXPECT_EQ(r.dw[0], static_cast<uint64_t>(t) | (1ull << 11) | (0x321ull << 12) | (7ull << 32))
+        << EventTypeName(t);
+    EXPECT_EQ(r.dw[1] | r.dw[2] | r.dw[3], 0u) << EventTypeName(t);
+  }
+  // 7.3.8: F_TRANSL_FORBIDDEN has no SubstreamID; RnW is bit 99 (dword 1
+  // bit 35) and the address is dword 2.
+  const EventRecord f = EncodeEvent(Event{.type = EventType::kFTranslForbidden,
+                                          .sid = StreamId(7),
+                                          .ssv = true,
+                                          .ssid = 0x321,
+                                          .rnw = true,
+                                          .input_addr = VirtAddr(0x5000)});
+  EXPECT_EQ(f.dw[0], 0x07ull | (7ull << 32));
+  EXPECT_EQ(f.dw[1], 1ull << 35);
+  EXPECT_EQ(f.dw[2], 0x5000u);
 }
 
 TEST(SmmuEncoding, PriEntriesRoundTrip) {

@@ -29,6 +29,20 @@ TEST(SmmuCmdq, SyncsCompleteInQueueOrderWithMsiWrites) {
   EXPECT_LT(done[1], done[2]);
   // Each SYNC waits for the TLBI before it: command + invalidation wait.
   EXPECT_GE(done[1] - done[0], m.sim.cost().command + m.sim.cost().invalidation_wait);
+  // 4.7.3: the wired CMD_SYNC output is asserted as well, whatever
+  // MSIAddress holds: once per SIG_IRQ SYNC.
+  EXPECT_EQ(m.smmu.cmd_sync_irq().raised(), 3u);
+}
+
+TEST(SmmuRegisters, GbpaWriteWithoutUpdateIsIgnored) {
+  SmmuMachine m;
+  const uint64_t before = m.smmu.MmioRead(kGbpa, 4);
+  m.smmu.MmioWrite(kGbpa, 1u << 20, 4);  // ABORT without Update
+  EXPECT_EQ(m.smmu.MmioRead(kGbpa, 4), before);
+  // With Update: every field of 6.3.14 latches (RES0 bits do not), and
+  // Update reads 0 once done.
+  m.smmu.MmioWrite(kGbpa, 0xffffffffu, 4);
+  EXPECT_EQ(m.smmu.MmioRead(kGbpa, 4), 0x001f3f1fu);
 }
 
 TEST(SmmuCmdq, IllegalCommandStopsQueueUntilAcknowledged) {

@@ -21,6 +21,9 @@
 //   level 4 = L0, 3 = L1, 2 = L2, 1 = L3 (arm level = 4 - generic level).
 //   A page at level 1 maps 4 KiB, a block at level 2 2 MiB, at level 3 1 GiB.
 //
+// Also: FEAT_HPDS (hierarchical permissions disabled per half) and
+// FEAT_AFFD (no Access flag fault), as SMMUv3 CD.HAD0/HAD1 and CD.AFFD use.
+//
 // Not modelled: 16/64 KiB granules, T0SZ/T1SZ other than 16, FEAT_LPA/LPA2
 // (52-bit OA), FEAT_HAFT (table AF), PAN, WXN, EPAN, the contiguous hint
 // (carried, not interpreted), memory attributes (AttrIndx/SH carried),
@@ -145,6 +148,13 @@ struct Arm64Stage1Config {
   bool ha = false;    // hardware Access flag update
   bool hd = false;    // hardware dirty state (DBM) update; treated as
                       // false unless ha (D8.5: HD requires HA)
+  // FEAT_HPDS (TCR.HPD0/HPD1; SMMUv3 CD.HAD0/HAD1): APTable, UXNTable and
+  // PXNTable of the tables walked from that half are ignored.
+  bool hpd0 = false;
+  bool hpd1 = false;
+  // FEAT_AFFD (SMMUv3 CD.AFFD): with ha == false, a leaf with AF == 0 is
+  // used as if AF were 1 instead of raising an Access flag fault.
+  bool affd = false;
 };
 
 // The format descriptor for internal::RunWalk.
@@ -175,8 +185,13 @@ class Arm64Format {
  public:
   // Default configuration and options (a placeholder to assign over).
   Arm64Format() : Arm64Format(Arm64Stage1Config{}, WalkOptions{}) {}
-  Arm64Format(const Arm64Stage1Config& cfg, const WalkOptions& opts)
-      : ha_(cfg.ha), hd_(cfg.ha && cfg.hd) {
+  // The format of walks from one half (`half`: 0 for TTBR0, 1 for TTBR1,
+  // which picks HPD0 or HPD1).
+  Arm64Format(const Arm64Stage1Config& cfg, const WalkOptions& opts, int half = 0)
+      : ha_(cfg.ha),
+        hd_(cfg.ha && cfg.hd),
+        af_ok_(cfg.ha || cfg.affd),
+        hier_((half == 1 ? cfg.hpd1 : cfg.hpd0) ? 0u : 15u) {
     const unsigned oa = opts.max_phys_bits < Arm64Desc::kOaBits
                             ? (opts.max_phys_bits < 32 ? 32 : opts.max_phys_bits)
                             : Arm64Desc::kOaBits;
@@ -203,8 +218,9 @@ class Arm64Format {
                                                       uint32_t* cum) const {
     if ((e & (oa_fault_mask_ | 3)) == 3 && level > 1) [[likely]] {
       // D8.4 hierarchical permissions: PXNTable, UXNTable, APTable[0] (no
-      // EL0), APTable[1] (no write) land on kPermExecPriv..kPermWrite.
-      *cum &= ~static_cast<uint32_t>(e >> Arm64Desc::kPxnTable) & 15;
+      // EL0), APTable[1] (no write) land on kPermExecPriv..kPermWrite
+      // (none of them with HPD).
+      *cum &= ~(static_cast<uint32_t>(e >> Arm64Desc::kPxnTable) & hier_);
       return internal::BitStep{
           .kind = internal::StepKind::kTable,
           .out = e & BitMask(Arm64Desc::kOaBits - 1, 12)};
@@ -226,17 +242,17 @@ class Arm64Format {
     return BitMask(Arm64Desc::kOaBits - 1, 12);
   }
   // D8.4: each of PXNTable, UXNTable, APTable[0], APTable[1] set in any
-  // table descriptor removes its right below.
+  // table descriptor removes its right below (unless HPD).
   [[gnu::always_inline]] uint32_t TablePerms(uint64_t /*tables_and*/,
                                              uint64_t tables_or) const {
-    return ~static_cast<uint32_t>(tables_or >> Arm64Desc::kPxnTable) & 15;
+    return ~(static_cast<uint32_t>(tables_or >> Arm64Desc::kPxnTable) & hier_) & 15;
   }
 
   // D8 fault prioritization: an Access flag fault before a Permission fault.
   FaultKind Check(uint64_t leaf, uint8_t /*level*/, const Perms& above,
                   Perms* p, AccessType acc, PermFault* pf) const {
-    // D8.5.1: AF=0 faults unless the hardware sets it.
-    if (!Bit(leaf, Arm64Desc::kAf) && !ha_) return FaultKind::kAccessFlag;
+    // D8.5.1: AF=0 faults unless the hardware sets it (or AFFD).
+    if (!Bit(leaf, Arm64Desc::kAf) && !af_ok_) return FaultKind::kAccessFlag;
     PermFault f = PermFault::kNone;
     if (acc.exec) {
       if (!(acc.user ? p->exec_user : p->exec_priv)) f = PermFault::kExec;
@@ -277,8 +293,7 @@ class Arm64Format {
                                              uint32_t above, uint32_t* p,
                                              AccessType acc, uint32_t required,
                                              PermFault* pf) const {
-    if ((Bit(leaf, Arm64Desc::kAf) || ha_) && (*p & required) == required)
-        [[likely]] {
+    if ((Bit(leaf, Arm64Desc::kAf) || af_ok_) && (*p & required) == required) [[likely]] {
       *pf = PermFault::kNone;
       return FaultKind::kNone;
     }
@@ -324,7 +339,7 @@ class Arm64Format {
       return BitStep{.kind = StepKind::kFault, .fault = FaultKind::kAddressSize};
     }
     if (table_or_page && level > 1) {
-      *cum &= ~static_cast<uint32_t>(e >> Arm64Desc::kPxnTable) & 15;
+      *cum &= ~(static_cast<uint32_t>(e >> Arm64Desc::kPxnTable) & hier_);
       return BitStep{.kind = StepKind::kTable,
                      .out = e & BitMask(Arm64Desc::kOaBits - 1, 12)};
     }
@@ -349,14 +364,16 @@ class Arm64Format {
 
   bool ha_;
   bool hd_;
+  bool af_ok_;     // no Access flag fault: HA or AFFD
+  uint32_t hier_;  // the table-permission bits that apply: 15, or 0 (HPD)
   uint64_t oa_fault_mask_ = 0;
 };
 
 // The arm64 stage-1 walker prepared for one configuration and options.
 using Arm64Walker = PreparedWalker<Arm64Format>;
-inline Arm64Walker MakeArm64Walker(const Arm64Stage1Config& cfg,
-                                   const WalkOptions& opts) {
-  return Arm64Walker(Arm64Format(cfg, opts));
+inline Arm64Walker MakeArm64Walker(const Arm64Stage1Config& cfg, const WalkOptions& opts,
+                                   int half = 0) {
+  return Arm64Walker(Arm64Format(cfg, opts, half));
 }
 
 // D8.2 TTBR selection: 0 for VA[63:48] == 0, 1 for 0xffff, -1 otherwise.
@@ -401,9 +418,9 @@ WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
   }
   const WalkStart start{.table = base.AlignDown(kPageSize4K), .level = 4,
                         .cumulative = Perms{}};
+  const int half = Arm64Half(va);
   return internal::RunWalkWith(
-      mem, [&cfg, &opts] { return Arm64Format(cfg, opts); }, start, va, acc,
-      opts, obs);
+      mem, [&cfg, &opts, half] { return Arm64Format(cfg, opts, half); }, start, va, acc, opts, obs);
 }
 
 // Walk from a table at any level (a walk-cache hit). The half selection and
@@ -419,10 +436,9 @@ WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
     r.level = start.level;
     return r;
   }
-  const Arm64Format fmt(cfg, opts);
+  const int half = Arm64Half(va);
   return internal::RunWalkWith(
-      mem, [&cfg, &opts] { return Arm64Format(cfg, opts); }, start, va, acc,
-      opts, obs);
+      mem, [&cfg, &opts, half] { return Arm64Format(cfg, opts, half); }, start, va, acc, opts, obs);
 }
 
 }  // namespace svaemu::arch

@@ -50,8 +50,7 @@ void SmmuV3::ProcessCommand() {
   }
   commands_->Inc();
   const DecodedCommand d =
-      DecodeCommand(cmd, {.ssid_bits = config_.ssid_bits,
-                          .ril = true,
+      DecodeCommand(cmd, {.ril = true,
                           .stall = config_.stall_model != StallModel::kTerminateOnly,
                           .ats = config_.ats,
                           .pri = config_.pri});
@@ -90,8 +89,9 @@ void SmmuV3::CompleteSync(const DecodedCommand& d) {
     case SyncCs::kNone:
       break;  // software polls CMDQ_CONS
     case SyncCs::kIrq:
-      // 4.7.3: with IDR0.MSI and a non-zero MSIAddress, the completion is
-      // an MSI write of MSIData; otherwise the wired CMD_SYNC interrupt.
+      // 4.7.3: with IDR0.MSI and a non-zero MSIAddress, an MSI write of
+      // MSIData; and, the model having wired interrupts, an edge on the
+      // CMD_SYNC output "regardless of the value of MSIAddress".
       if (config_.msi && d.msi_addr.value() != 0) {
         mem::Access a;
         a.agent = agent_;
@@ -99,9 +99,8 @@ void SmmuV3::CompleteSync(const DecodedCommand& d) {
         if (!mem_.Write32(d.msi_addr, d.msi_data, a)) {
           RaiseGerror(1u << gerror::kMsiCmdqAbtErr.lo);
         }
-      } else {
-        SignalIrq(Irq::kCmdSync);
       }
+      SignalIrq(Irq::kCmdSync);
       break;
     case SyncCs::kSev:
       sev_->Inc();  // a send-event to the PEs

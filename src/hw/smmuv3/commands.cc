@@ -154,9 +154,6 @@ DecodedCommand DecodeCommand(const Command& c, const CommandFeatures& f) {
     d.error = CmdError::kIll;
     return d;
   };
-  const auto ssid_ok = [&](uint32_t ssid) {
-    return f.ssid_bits >= 20 || (ssid >> f.ssid_bits) == 0;
-  };
   switch (d.op) {
     case Opcode::kPrefetchConfig:
     case Opcode::kPrefetchAddr:
@@ -174,8 +171,6 @@ DecodedCommand DecodeCommand(const Command& c, const CommandFeatures& f) {
       d.sid = StreamId(static_cast<uint32_t>(c.Get(Command::kCfgiSid)));
       d.ssid = static_cast<uint32_t>(c.Get(Command::kCfgiSsid));
       d.leaf = c.Flag(Command::kCfgiLeaf);
-      // 4.3.4: a SubstreamID beyond IDR1.SSIDSIZE is CERROR_ILL.
-      if (!ssid_ok(d.ssid)) return ill();
       return d;
     case Opcode::kCfgiCdAll:
       d.sid = StreamId(static_cast<uint32_t>(c.Get(Command::kCfgiSid)));
@@ -218,7 +213,6 @@ DecodedCommand DecodeCommand(const Command& c, const CommandFeatures& f) {
       d.global = c.Flag(Command::kAtcGlobal);
       d.size = static_cast<uint8_t>(c.Get(Command::kAtcSize));
       d.addr = VirtAddr(c.Get(Command::kAtcAddr) << 12);
-      if (d.ssv && !ssid_ok(d.ssid)) return ill();
       return d;
     case Opcode::kPriResp:
       if (!f.pri) return ill();  // 4.5.2: ILLEGAL when IDR0.PRI == 0

@@ -108,7 +108,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   const uint64_t fmt = strtab_base_cfg::kFmt.Get(base_cfg);
   if (fmt == 0b01 && config_.two_level_strtab) {
     // 5.1: 2-level: L1 index SID[n:SPLIT], L2 index SID[SPLIT-1:0].
-    const uint64_t split = strtab_base_cfg::kSplit.Get(base_cfg);
+    const uint64_t split = EffectiveSplit(strtab_base_cfg::kSplit.Get(base_cfg));
     const PhysAddr l1_pa = base + 8ull * (sid >> split);
     L1Std l1;
     res->latency += sim_.cost().mem_read;
@@ -117,9 +117,11 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
     }
     const uint64_t span = l1.Get(L1Std::kSpan);
     const uint64_t l2_index = sid & ((1ull << split) - 1);
-    // 5.1: Span == 0 (invalid) or an index beyond 2^(Span-1): C_BAD_STREAMID.
-    if (span == 0 || span > 12 || l2_index >= (1ull << (span - 1))) {
-      return ConfigError(r, res, EventType::kCBadStreamid, {}, record);
+    // 5.1, 7.3.3: Span 0 (invalid), 12-31 (reserved, behave as 0), above
+    // SPLIT + 1, or an index beyond 2^(Span-1): C_BAD_STREAMID, recorded
+    // only with CR2.RECINVSID.
+    if (span == 0 || span > 11 || span > split + 1 || l2_index >= (1ull << (span - 1))) {
+      return ConfigError(r, res, EventType::kCBadStreamid, {}, record && rec_inv);
     }
     ste_pa = l1.l2ptr() + 64 * l2_index;
   } else {
@@ -137,9 +139,9 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   CfgEntry e;
   e.tag = CfgTag(sid, r.ssv, r.ssid);
   e.sid = sid;
-  e.eats = static_cast<uint8_t>(ste.Get(Ste::kEATS));
+  e.eats = static_cast<uint8_t>(EffectiveEats(ste, config_));
   e.ppar = ste.Flag(Ste::kPPAR);
-  const uint64_t config = ste.Get(Ste::kConfig);
+  const uint64_t config = EffectiveConfig(ste);
   if (config == Ste::kConfigAbort) {
     e.kind = CfgEntry::kAbort;
   } else if (config == Ste::kConfigBypass) {
@@ -148,7 +150,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
     e.kind = CfgEntry::kBypass;
   } else {
     const uint64_t cdmax = ste.Get(Ste::kS1CDMax);
-    const uint64_t dss = ste.Get(Ste::kS1DSS);
+    const uint64_t dss = EffectiveS1Dss(ste);
     uint32_t cd_index = 0;
     e.kind = CfgEntry::kTranslate;
     if (r.ssv) {
@@ -172,7 +174,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
       e.with_cd = true;
       e.cd_index = cd_index;
       PhysAddr cd_pa;
-      const uint64_t s1fmt = ste.Get(Ste::kS1Fmt);
+      const uint64_t s1fmt = EffectiveS1Fmt(ste);
       if (cdmax == 0 || s1fmt == Ste::kS1FmtLinear) {
         cd_pa = ste.s1_context_ptr() + 64ull * cd_index;
       } else {
@@ -197,12 +199,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
       if (!ReadWords(mem_, cd_pa, a, &cd)) {
         return ConfigError(r, res, EventType::kFCdFetch, cd_pa, record);
       }
-      // 5.4 CD.S is permitted only when STE.S1STALLD == 0 and STALL_MODEL
-      // is 0b00 (with 0b10 stalls are forced regardless of CD.S).
-      const bool stall_allowed =
-          !ste.Flag(Ste::kS1STALLD) &&
-          config_.stall_model != StallModel::kTerminateOnly;
-      const Illegal ill = ValidateCd(cd, config_, stall_allowed);
+      const Illegal ill = ValidateCd(cd, config_, ste.Flag(Ste::kS1STALLD));
       if (ill != Illegal::kNone) {
         if (ill == Illegal::kCdNotModelled) cd_not_modelled_->Inc();
         return ConfigError(r, res, EventType::kCBadCd, {}, record);
@@ -212,9 +209,11 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
       e.epd1 = cd.Flag(Cd::kEPD1);
       e.ha = cd.Flag(Cd::kHA);
       e.hd = cd.Flag(Cd::kHD);
-      e.stall = config_.stall_model == StallModel::kStallForced
-                    ? !ste.Flag(Ste::kS1STALLD)
-                    : cd.Flag(Cd::kS);
+      e.had0 = cd.Flag(Cd::kHAD0);
+      e.had1 = cd.Flag(Cd::kHAD1);
+      e.affd = cd.Flag(Cd::kAFFD);  // IGNORED with HA (5.4)
+      // 5.5: a legal CD's S is 1 with STALL_MODEL 0b10 and 0 with 0b01.
+      e.stall = cd.Flag(Cd::kS);
       e.record = cd.Flag(Cd::kR);
       // 5.4 CD.IPS: an IPS above IDR5.OAS behaves as OAS.
       const unsigned ips = AddressSizeBits(cd.Get(Cd::kIPS));
@@ -225,7 +224,9 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
       // to when the CD was fetched; every walk from this entry uses it.
       e.space0 = mem_.Meta(e.ttb0).space;
       e.space1 = mem_.Meta(e.ttb1).space;
-      e.walker = arch::MakeArm64Walker(Stage1Of(e), WalkOptionsOf(e, agent_, 0));
+      for (int half = 0; half < 2; ++half) {
+        e.walkers[half] = arch::MakeArm64Walker(Stage1Of(e), WalkOptionsOf(e, agent_, 0), half);
+      }
     }
   }
   CfgEntry* slot = nullptr;

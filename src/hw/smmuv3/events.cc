@@ -28,8 +28,11 @@ const char* EventTypeName(EventType t) {
 
 namespace {
 bool HasSubstream(EventType t) {
-  // 7.3: events that carry SSV/SubstreamID.
+  // 7.3: events that carry SSV/SubstreamID (F_TRANSL_FORBIDDEN does not,
+  // 7.3.8).
   switch (t) {
+    case EventType::kCBadStreamid:
+    case EventType::kCBadSte:
     case EventType::kCBadSubstreamid:
     case EventType::kFCdFetch:
     case EventType::kCBadCd:
@@ -39,7 +42,6 @@ bool HasSubstream(EventType t) {
     case EventType::kFAccess:
     case EventType::kFPermission:
     case EventType::kFBadAtsTreq:
-    case EventType::kFTranslForbidden:
       return true;
     default:
       return false;
@@ -75,6 +77,8 @@ EventRecord EncodeEvent(const Event& e) {
       e.type == EventType::kFBadAtsTreq) {
     r.Set(EventRecord::kInputAddr, e.input_addr.value());
   }
+  // 7.3.8: F_TRANSL_FORBIDDEN carries RnW (bit 99) beside the address.
+  if (e.type == EventType::kFTranslForbidden) r.Set(EventRecord::kRnW, e.rnw);
   if (HasFetchAddr(e.type)) {
     r.Set(EventRecord::kFetchAddr, e.fetch_addr.value() >> 3);
   }
@@ -101,6 +105,7 @@ Event DecodeEvent(const EventRecord& r) {
       e.type == EventType::kFBadAtsTreq) {
     e.input_addr = VirtAddr(r.Get(EventRecord::kInputAddr));
   }
+  if (e.type == EventType::kFTranslForbidden) e.rnw = r.Flag(EventRecord::kRnW);
   if (HasFetchAddr(e.type)) {
     e.fetch_addr = PhysAddr(r.Get(EventRecord::kFetchAddr) << 3);
   }

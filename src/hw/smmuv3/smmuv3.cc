@@ -109,9 +109,18 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
   idr1 = idr1::kEvtqs.Set(idr1, config_.evtq_log2_max);
   idr1 = idr1::kCmdqs.Set(idr1, config_.cmdq_log2_max);
   Reg(kIdr1) = idr1;
-  // 6.3.4 IDR3: range invalidation; PRG responses keep the PASID (PPS,
-  // RES0 without PRI or SubstreamIDs).
-  Reg(kIdr3) = idr3::kPps.Set(idr3::kRil.Set(0, 1), config_.pri && config_.ssid_bits > 0);
+  // 6.3.4 IDR3, what v3.2 requires of a stage-1-only SMMU: HAD
+  // (CD.HAD0/HAD1 honoured), FWB (STE.S2FWB, IGNORED without stage 2), RIL
+  // (range invalidation) and BBML 0b10 (3.21.1.3: the TLB never raises
+  // F_TLB_CONFLICT, a lookup uses one entry, an invalidation removes every
+  // match; nT is ignored). PPS: PRG responses keep the PASID, RES0 without
+  // PRI or SubstreamIDs.
+  uint64_t idr3 = idr3::kHad.Set(0, 1);
+  idr3 = idr3::kFwb.Set(idr3, 1);
+  idr3 = idr3::kRil.Set(idr3, 1);
+  idr3 = idr3::kBbml.Set(idr3, 0b10);
+  idr3 = idr3::kPps.Set(idr3, config_.pri && config_.ssid_bits > 0);
+  Reg(kIdr3) = idr3;
   // 6.3.6 IDR5: 4 KiB granule only.
   uint64_t idr5 = idr5::kOas.Set(0, AddressSizeEncoding(config_.oas_bits));
   idr5 = idr5::kGran4k.Set(idr5, 1);
@@ -245,7 +254,10 @@ void SmmuV3::OnWrite(uint64_t offset, uint64_t old) {
       Reg(kIrqCtrlAck) = v;  // 6.3.17
       break;
     case kGbpa:
-      v = gbpa::kUpdate.Set(v, 0);  // 6.3.14: the update completes at once
+      // 6.3.14: a write without Update == 1 is IGNORED (the only behaviour
+      // from v3.2); with it, the update completes at once and Update
+      // reads 0 again.
+      v = gbpa::kUpdate.Get(v) != 0 ? gbpa::kUpdate.Set(v, 0) : old;
       break;
     case kGerrorn:
       // 6.3.20: writing GERRORN acknowledges; a CMDQ_ERR acknowledged lets

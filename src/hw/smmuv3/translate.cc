@@ -119,7 +119,7 @@ template <SmmuV3::Probed kProbed>
   const PhysAddr base = upper ? c.ttb1 : c.ttb0;
   rec->start_perms = arch::kPermIndexAll;
   rec->start_table = base.AlignDown(kPageSize4K).value();
-  const bool bad = (base.value() & (c.walker.format().oa_fault_mask() | BitMask(63, 50))) != 0;
+  const bool bad = (base.value() & (c.walkers[0].format().oa_fault_mask() | BitMask(63, 50))) != 0;
   rec->start_level = bad ? 0 : 4;
 }
 
@@ -148,19 +148,19 @@ template <SmmuV3::Probed kProbed>
     // observer needed.
     rec->last_level = 1;
     rec->entry_pa[0] = table + ((va >> 9) & 0xff8);
-    return c.walker.WalkTranslated<arch::NullObserver>(mem_, table, 1, rec->start_perms, r.va,
-                                                       acc, agent_, space, nullptr, t, w);
+    return c.WalkerFor(va).WalkTranslated<arch::NullObserver>(
+        mem_, table, 1, rec->start_perms, r.va, acc, agent_, space, nullptr, t, w);
   }
   // A deeper walk of plain reads hands back its entries by level, as the
   // recorder keeps them.
-  if (try_plain && c.walker.TryWalk(mem_, table, level, rec->start_perms, r.va, acc, space,
-                                    rec->entry, t)) [[likely]] {
+  if (try_plain && c.WalkerFor(va).TryWalk(mem_, table, level, rec->start_perms, r.va, acc, space,
+                                           rec->entry, t)) [[likely]] {
     rec->last_level = 1;
     rec->entry_pa[0] = t->leaf_pa;
     return true;
   }
-  return c.walker.WalkTranslated(mem_, table, level, rec->start_perms, r.va, acc, agent_, space,
-                                 rec, t, w);
+  return c.WalkerFor(va).WalkTranslated(mem_, table, level, rec->start_perms, r.va, acc, agent_,
+                                        space, rec, t, w);
 }
 
 // Inlined into its callers (the general miss and ATS): WalkArm64's checks
@@ -190,7 +190,7 @@ template <SmmuV3::Probed kProbed>
     e.pa = t.Pa(va) & ~0xfffull;
     e.ok = kOkBitsOf[t.perms];
     e.leaf_level = t.level;
-    e.global = c.walker.Global(t.leaf);
+    e.global = c.walkers[0].Global(t.leaf);
     e.asid = c.asid;
   };
   const bool evicted = probe == TlbProbe::kAbsent ? tlb_.FillAfterMiss(tset, ttag, write)
@@ -221,16 +221,15 @@ template <SmmuV3::Probed kProbed>
     if (kLevel > first || kLevel <= last) return;
     tables_and &= rec.entry[kLevel - 1];
     tables_or |= rec.entry[kLevel - 1];
-    const uint32_t perms = c.walker.NarrowIndex(rec.start_perms, tables_and, tables_or);
+    const uint32_t perms = c.WalkerFor(va).NarrowIndex(rec.start_perms, tables_and, tables_or);
     SetAssocCache<WalkEntry>& wc = walk_[kLevel - 2];
     const uint64_t tag = rec.walk_tag[kLevel - 2];
     // Probed and missed before the walk, and no walk-cache fill since.
-    const bool evicted =
-        wc.FillAfterMiss(rec.walk_set[kLevel - 2], tag, [&](WalkEntry& e) {
-          e.table = rec.entry[kLevel - 1] & c.walker.format().TableAddressMask();
-          e.perms = perms;
-          e.asid = c.asid;
-        });
+    const bool evicted = wc.FillAfterMiss(rec.walk_set[kLevel - 2], tag, [&](WalkEntry& e) {
+      e.table = rec.entry[kLevel - 1] & c.walkers[0].format().TableAddressMask();
+      e.perms = perms;
+      e.asid = c.asid;
+    });
     walk_stats_[kLevel - 2].insertions.Inc();
     if (evicted) walk_stats_[kLevel - 2].evictions.Inc();
   };
@@ -333,8 +332,8 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   walk_stats_[0].hits.Inc();
   arch::FastTranslation t;
   uint64_t entry;
-  if (!c.walker.TryWalk(mem_, l2->table, 1, l2->perms, r.va, AccessOf(r), SpaceOf(c, va),
-                        &entry, &t)) [[unlikely]] {
+  if (!c.WalkerFor(va).TryWalk(mem_, l2->table, 1, l2->perms, r.va, AccessOf(r), SpaceOf(c, va),
+                               &entry, &t)) [[unlikely]] {
     WalkRecorder rec;
     rec.start_table = l2->table;
     rec.start_level = 1;
@@ -368,8 +367,8 @@ TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t t
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
   const auto finish = [&](uint8_t start_level) __attribute__((always_inline)) {
     arch::FastTranslation t;
-    if (!c.walker.TryWalk(mem_, rec.start_table, start_level, rec.start_perms, r.va,
-                          AccessOf(r), SpaceOf(c, va), rec.entry, &t)) [[unlikely]] {
+    if (!c.WalkerFor(va).TryWalk(mem_, rec.start_table, start_level, rec.start_perms, r.va,
+                                 AccessOf(r), SpaceOf(c, va), rec.entry, &t)) [[unlikely]] {
       return MissFromStart(c, r, ttag, tset, &rec, latency);
     }
     rec.entry_pa[0] = t.leaf_pa;
@@ -514,7 +513,7 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   return out;
 }
 
-bool SmmuV3::CheckTranslated(StreamId sid) {
+bool SmmuV3::CheckTranslated(StreamId sid, PhysAddr addr, bool write) {
   // 7.3.8: with CR0.ATSCHK == 1, a Translated transaction is forbidden when
   // the SMMU is disabled, or the STE disallows ATS or bypasses.
   if (!Cr0(cr0::kAtschk)) return true;
@@ -527,6 +526,8 @@ bool SmmuV3::CheckTranslated(StreamId sid) {
     Event e;
     e.type = EventType::kFTranslForbidden;
     e.sid = sid;
+    e.input_addr = VirtAddr(addr.value());
+    e.rnw = !write;
     RecordEvent(e);
   }
   return ok;

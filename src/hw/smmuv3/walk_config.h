@@ -16,9 +16,15 @@ namespace svaemu::hw::smmuv3 {
 // The configuration and options `c`'s walker was built from
 // (WalkArm64's), for the walks that fault before any read.
 inline arch::Arm64Stage1Config Stage1Of(const CfgEntry& c) {
-  return arch::Arm64Stage1Config{.ttbr0 = c.ttb0, .ttbr1 = c.ttb1,
-                                 .epd0 = c.epd0, .epd1 = c.epd1,
-                                 .ha = c.ha, .hd = c.hd};
+  return arch::Arm64Stage1Config{.ttbr0 = c.ttb0,
+                                 .ttbr1 = c.ttb1,
+                                 .epd0 = c.epd0,
+                                 .epd1 = c.epd1,
+                                 .ha = c.ha,
+                                 .hd = c.hd,
+                                 .hpd0 = c.had0,
+                                 .hpd1 = c.had1,
+                                 .affd = c.affd};
 }
 // The frame-shadow space of the table the walk of `va` starts from (TTB1
 // for VA[63] = 1; a canonical VA is assumed).

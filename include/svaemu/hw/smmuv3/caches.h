@@ -232,6 +232,7 @@ struct CfgEntry {
   bool ppar = false;
   // From the CD.
   bool epd0 = false, epd1 = false, ha = false, hd = false;
+  bool had0 = false, had1 = false, affd = false;
   bool stall = false;   // CD.S (or STALL_MODEL forced)
   bool record = true;   // CD.R
   uint8_t oa_bits = 48; // min(CD.IPS, IDR5.OAS)
@@ -239,9 +240,10 @@ struct CfgEntry {
   // Checker bookkeeping: the frame-shadow space of each root when the CD
   // was fetched (not architecture; see docs/smmuv3.md).
   SpaceId space0, space1;
-  // The stage-1 walker for this CD (TCR bits, OA size), built at the fill
-  // (arch/walker.h).
-  arch::Arm64Walker walker;
+  // The stage-1 walkers for this CD (TCR bits, OA size), built at the fill
+  // (arch/walker.h), by VA[63]: TTB0's and TTB1's (they differ in HADx).
+  arch::Arm64Walker walkers[2];
+  const arch::Arm64Walker& WalkerFor(uint64_t va) const { return walkers[va >> 63]; }
 };
 
 // (StreamID, SSV, SubstreamID) -> tag.

@@ -158,9 +158,10 @@ struct DecodedCommand {
 };
 
 // What the ID registers advertise that decides whether a command is
-// ILLEGAL (CERROR_ILL).
+// ILLEGAL (CERROR_ILL). A SubstreamID beyond IDR1.SSIDSIZE is not: 4.3.3
+// and 4.1.7 make it CONSTRAINED UNPREDICTABLE, and the model takes "the
+// command has no effect" (no cached entry can carry such a SubstreamID).
 struct CommandFeatures {
-  unsigned ssid_bits = 20;  // IDR1.SSIDSIZE: bounds SubstreamIDs
   bool ril = true;          // IDR3.RIL: range TLBIs (4.4.1.1)
   bool stall = true;        // IDR0.STALL_MODEL != 0b01: RESUME, STALL_TERM (4.7.1, 4.7.2)
   bool ats = true;          // IDR0.ATS: ATC_INV (4.5.1)

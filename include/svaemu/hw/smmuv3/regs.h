@@ -100,8 +100,11 @@ inline constexpr Field kTablesPreset{0, 30, 30};
 
 // 6.3.4 SMMU_IDR3.
 namespace idr3 {
+inline constexpr Field kHad{0, 2, 2};    // CD.HAD0/HAD1 (mandatory from v3.1 with S1P)
 inline constexpr Field kPps{0, 5, 5};    // PRG response PASID as in request
+inline constexpr Field kFwb{0, 8, 8};    // STE.S2FWB (mandatory from v3.2)
 inline constexpr Field kRil{0, 10, 10};  // range invalidation (TLBI NUM/SCALE/TTL/TG)
+inline constexpr Field kBbml{0, 12, 11};  // break-before-make level (3.21.1)
 }  // namespace idr3
 
 // 6.3.6 SMMU_IDR5.
@@ -223,7 +226,10 @@ inline constexpr std::array<RegisterSpec, 38> kRegisterTable = {{
     {kCr1, 4, 0xfff, "CR1"},
     {kCr2, 4, 0x7, "CR2"},
     {kStatusr, 4, 0, "STATUSR"},
-    {kGbpa, 4, 0x801fff00ull | (1ull << 20), "GBPA"},
+    // 6.3.14: Update, ABORT, INSTCFG, PRIVCFG, SHCFG, ALLOCCFG, MTCFG,
+    // MemAttr (the attribute fields are stored, not applied: bypass
+    // traffic keeps its incoming attributes).
+    {kGbpa, 4, (1ull << 31) | BitMask(20, 16) | BitMask(13, 8) | BitMask(4, 0), "GBPA"},
     {kIrqCtrl, 4, 0x7, "IRQ_CTRL"},
     {kIrqCtrlAck, 4, 0, "IRQ_CTRLACK"},
     {kGerror, 4, 0, "GERROR"},

@@ -37,7 +37,8 @@
 // PREFETCH_* (accepted, no effect), event merging, memory attributes
 // (CD.IR0/OR0/SH0, MAIR, STE.S1CIR... carried, not interpreted), CD.A = 0
 // RAZ/WI responses (a terminated transaction is always an abort to the
-// endpoint), Stop PASID markers.
+// endpoint), Stop PASID markers, CD.TBI0/TBI1, WXN and PAN (decoded, not
+// applied; docs/smmuv3.md "Known divergences").
 //
 // Concurrency: thread-compatible. Translate() does not advance the clock:
 // it returns its modelled latency and adds it to "<unit>.translate.cycles".
@@ -194,8 +195,9 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   inline TransResult Translate(const TransReq& r);
 
   // An ATS-Translated transaction (the endpoint's ATC hit): checked with
-  // CR0.ATSCHK (F_TRANSL_FORBIDDEN, 7.3.8). True if it may proceed.
-  bool CheckTranslated(StreamId sid);
+  // CR0.ATSCHK (F_TRANSL_FORBIDDEN, 7.3.8, whose record carries the
+  // address and RnW). True if it may proceed.
+  bool CheckTranslated(StreamId sid, PhysAddr addr, bool write);
 
   // Interrupt outputs (constructed with the simulation).
   sim::IrqLine& evtq_irq() { return evtq_irq_; }

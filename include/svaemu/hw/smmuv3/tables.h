@@ -27,6 +27,9 @@ struct L1Std : Words<1> {
   static constexpr Field kL2Ptr{0, 51, 6};   // address bits [51:6]
   PhysAddr l2ptr() const { return PhysAddr(Get(kL2Ptr) << 6); }
 };
+// 6.3.25 STRTAB_BASE_CFG.SPLIT: 6, 8 or 10 (4, 16, 64 KiB level-2
+// tables); other values are reserved and behave as 6.
+constexpr uint64_t EffectiveSplit(uint64_t split) { return split == 8 || split == 10 ? split : 6; }
 
 // 5.2 Stream Table Entry (64 bytes).
 struct Ste : Words<8> {
@@ -115,8 +118,11 @@ struct Cd : Words<8> {
   static constexpr Field kA{0, 46, 46};
   static constexpr Field kASET{0, 47, 47};
   static constexpr Field kASID{0, 63, 48};
-  // Dword 1, 2: table bases.
+  // Dword 1, 2: table bases, and HAD0/HAD1 (bits 65, 129: hierarchical
+  // attributes disabled for that half, with IDR3.HAD).
+  static constexpr Field kHAD0{1, 1, 1};
   static constexpr Field kTTB0{1, 51, 4};
+  static constexpr Field kHAD1{2, 1, 1};
   static constexpr Field kTTB1{2, 51, 4};
   // Dword 3: MAIR (MAIR0 and MAIR1 of the spec, as one 64-bit value).
   static constexpr Field kMAIR{3, 63, 0};
@@ -151,35 +157,49 @@ constexpr uint64_t AddressSizeEncoding(unsigned bits) {
   }
 }
 
-// Why an entry is ILLEGAL; kNone when it is usable.
+// Why an entry is ILLEGAL; kNone when it is usable. Reserved encodings that
+// the spec says "behave as" another value (STE.Config 0b001-0b011, S1Fmt
+// 0b11, S1DSS 0b11, EATS 0b11 without DPT) are not ILLEGAL: the model
+// applies the value they behave as (5.2).
 enum class Illegal : uint8_t {
   kNone,
-  kReservedConfig,      // STE.Config 0b001..0b011
-  kStage2NotSupported,  // STE.Config 0b110/0b111 without IDR0.S2P
-  kS1CDMaxTooLarge,     // STE.S1CDMax > IDR1.SSIDSIZE
-  kS1FmtReserved,       // STE.S1Fmt 0b11, or 2-level without IDR0.CD2L
-  kS1DSSReserved,       // STE.S1DSS 0b11
-  kStrwReserved,        // STE.STRW 0b01/0b11, or EL2 without E2H support
-  kEatsNoAts,           // STE.EATS != 0 without IDR0.ATS
-  kS1StalldForced,      // STE.S1STALLD == 1 with STALL_MODEL == 0b10
-  kContextPtrRange,     // S1ContextPtr beyond the OAS
-  kCdInvalid,           // CD.V == 0
-  kCdAa32,              // CD.AA64 == 0 with IDR0.TTF AArch64-only
-  kCdT0szRange,         // CD.T0SZ outside [16, 39] with EPD0 == 0
-  kCdT1szRange,         // CD.T1SZ outside [16, 39] with EPD1 == 0
-  kCdGranule,           // CD.TG0/TG1 a granule IDR5 does not list
-  kCdHttu,              // CD.HA/HD set beyond IDR0.HTTU
-  kCdStall,             // CD.S == 1 where stalls are not permitted
-  kCdTtbRange,          // TTB0/TTB1 beyond the OAS
-  kCdNotModelled,       // legal, but outside the model (T0SZ != 16 ...)
+  kStage2NotSupported,      // STE.Config 0b110/0b111 without IDR0.S2P
+  kS1CDMaxTooLarge,         // STE.S1CDMax > IDR1.SSIDSIZE
+  kS1FmtNoCd2l,             // STE.S1Fmt 2-level without IDR0.CD2L
+  kStrwReserved,            // STE.STRW 0b01/0b11, or EL2 without E2H support
+  kEatsSplit,               // STE.EATS 0b10 with STE.Config != 0b111
+  kS1StalldWithStallModel,  // STE.S1STALLD == 1 with STALL_MODEL != 0b00
+  kContextPtrRange,         // S1ContextPtr beyond the OAS
+  kCdInvalid,               // CD.V == 0
+  kCdAa32,                  // CD.AA64 == 0 with IDR0.TTF AArch64-only
+  kCdT0szRange,             // CD.T0SZ outside [16, 39] with EPD0 == 0
+  kCdT1szRange,             // CD.T1SZ outside [16, 39] with EPD1 == 0
+  kCdGranule,               // CD.TG0/TG1 a granule IDR5 does not list
+  kCdEndianness,            // CD.ENDI == 1 with IDR0.TTENDIAN little-endian only
+  kCdHttu,                  // CD.HA/HD set beyond IDR0.HTTU
+  kCdStall,                 // CD.S against STALL_MODEL or STE.S1STALLD (5.5)
+  kCdAbortTermination,      // CD.A == 0 with IDR0.TERM_MODEL == 1 (5.5)
+  kCdAsid16,                // CD.ASID[15:8] != 0 without IDR0.ASID16
+  kCdTtbRange,              // TTB0/TTB1 beyond the effective IPS
+  kCdNotModelled,           // legal, but outside the model (T0SZ != 16 ...)
 };
 const char* IllegalName(Illegal i);
 
-// 5.2 "Validity of STE": the checks that make an STE ILLEGAL (C_BAD_STE).
+// 5.2 "Validity of STE" (5.2.2 pseudocode): the checks that make an STE
+// ILLEGAL (C_BAD_STE). STE.V is checked by the caller.
 Illegal ValidateSte(const Ste& ste, const SmmuV3Config& cfg);
-// 5.4.2 "Validity of CD" (C_BAD_CD). `stall_allowed`: STE.S1STALLD == 0
-// and IDR0.STALL_MODEL == 0b00 (5.4 CD.S).
-Illegal ValidateCd(const Cd& cd, const SmmuV3Config& cfg, bool stall_allowed);
+// 5.4.2 "Validity of CD" and 5.5 (C_BAD_CD); `s1stalld` is the STE's
+// S1STALLD, which with STALL_MODEL 0b00 forbids CD.S.
+Illegal ValidateCd(const Cd& cd, const SmmuV3Config& cfg, bool s1stalld);
+
+// The value an STE field takes after the spec's "behaves as" rules (5.2):
+// Config 0b0xx is abort (0b000); S1Fmt 0b11 is linear; S1DSS 0b11 is
+// terminate; EATS is 0b00 without IDR0.ATS, for Config[1:0] == 0b00 and
+// for 0b11 without IDR3.DPT.
+uint64_t EffectiveConfig(const Ste& ste);
+uint64_t EffectiveS1Fmt(const Ste& ste);
+uint64_t EffectiveS1Dss(const Ste& ste);
+uint64_t EffectiveEats(const Ste& ste, const SmmuV3Config& cfg);
 
 }  // namespace svaemu::hw::smmuv3
 

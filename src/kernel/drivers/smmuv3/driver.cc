@@ -55,6 +55,9 @@ absl::StatusOr<PhysAddr> SmmuV3Driver::AllocTable(uint64_t bytes,
 }
 
 absl::Status SmmuV3Driver::Init() {
+  if (EffectiveSplit(config_.strtab_split) != config_.strtab_split) {
+    return absl::InvalidArgumentError("strtab_split must be 6, 8 or 10 (6.3.25)");
+  }
   // arm_smmu_device_hw_probe(): 6.3.1, 6.3.2, 6.3.6.
   idr0_ = mmio_.Read32(kIdr0);
   idr1_ = mmio_.Read32(kIdr1);
@@ -67,7 +70,9 @@ absl::Status SmmuV3Driver::Init() {
   sid_bits_ = static_cast<uint8_t>(idr1::kSidsize.Get(idr1_));
   ssid_bits_ = static_cast<uint8_t>(idr1::kSsidsize.Get(idr1_));
   oas_bits_ = static_cast<uint8_t>(AddressSizeBits(idr5::kOas.Get(idr5_)));
-  two_level_ = idr0::kStLevel.Get(idr0_) == 1;
+  // arm_smmu_device_hw_probe(): a 2-level table only when the StreamIDs
+  // do not fit one level-2 table (SPLIT is 6, 8 or 10: 6.3.25).
+  two_level_ = idr0::kStLevel.Get(idr0_) == 1 && sid_bits_ > config_.strtab_split;
   config_.cmdq_log2 = std::min<uint8_t>(config_.cmdq_log2,
                                         static_cast<uint8_t>(idr1::kCmdqs.Get(idr1_)));
   config_.evtq_log2 = std::min<uint8_t>(config_.evtq_log2,
@@ -95,12 +100,11 @@ absl::Status SmmuV3Driver::Init() {
   // arm_smmu_init_strtab(): 5.1.
   uint64_t cfg = 0;
   if (two_level_) {
-    const uint8_t split = std::min(config_.strtab_split, sid_bits_);
+    const uint8_t split = config_.strtab_split;
     auto t = AllocTable(8ull << (sid_bits_ - split), mem::FrameUse::kIommuTable,
                         "arm_smmu_init_strtab_2lvl");
     if (!t.ok()) return t.status();
     strtab_ = *t;
-    config_.strtab_split = split;
     cfg = strtab_base_cfg::kFmt.Set(cfg, 0b01);
     cfg = strtab_base_cfg::kSplit.Set(cfg, split);
     cfg = strtab_base_cfg::kLog2size.Set(cfg, sid_bits_);

@@ -308,7 +308,9 @@ Cd SmmuV3Driver::MakeSvaCd(const Master& m, PhysAddr pgd, Asid asid) const {
   const uint64_t httu = idr0::kHttu.Get(idr0_);
   cd.Set(Cd::kHA, httu >= 1);
   cd.Set(Cd::kHD, httu >= 2);
-  cd.Set(Cd::kS, m.stall_enabled && stall_model() == StallModel::kStallAndTerminate);
+  // 5.5: CD.S is 1 exactly when the master stalls (ILLEGAL otherwise with
+  // STALL_MODEL 0b10 or, with S1STALLD, 0b00), as arm_smmu_make_s1_cd().
+  cd.Set(Cd::kS, m.stall_enabled);
   cd.Set(Cd::kR, 1);
   cd.Set(Cd::kA, 1);
   cd.Set(Cd::kASET, 1);  // shared ASID: broadcast TLBI would apply
@@ -341,12 +343,13 @@ absl::Status SmmuV3Driver::WritePagingCd(StreamId sid, uint32_t ssid, PhysAddr t
   if (it == masters_.end()) return absl::NotFoundError("no such master");
   // arm_smmu_make_s1_cd(): the SVA CD's translation regime, with a private
   // ASID (ASET = 0), no hardware A/D updates (HA = HD = 0: no dirty
-  // tracking asked for) and no stalls.
+  // tracking asked for) and no stalls unless STALL_MODEL forces them (5.5:
+  // CD.S == 0 is then ILLEGAL).
   Cd cd = MakeSvaCd(it->second, ttb0, asid);
   cd.Set(Cd::kASET, 0);
   cd.Set(Cd::kHA, 0);
   cd.Set(Cd::kHD, 0);
-  cd.Set(Cd::kS, 0);
+  cd.Set(Cd::kS, stall_model() == StallModel::kStallForced);
   return WriteCd(sid, ssid, cd);
 }
 
