@@ -18,8 +18,12 @@ TEST(VtdEncoding, RootEntryRoundTripsWithGuards) {
   EXPECT_EQ(raw[1], 0xabc001u);    // UP bit 64, UCTP [127:76]
   const SmRootEntry d = SmRootEntry::Decode(raw);
   EXPECT_EQ(d.Encode(), raw);
-  EXPECT_FALSE(SmRootEntry::ReservedBits(raw));
-  EXPECT_TRUE(SmRootEntry::ReservedBits({raw[0] | 0x2, raw[1]}));
+  EXPECT_FALSE(SmRootEntry::ReservedBits(raw, false));
+  EXPECT_FALSE(SmRootEntry::ReservedBits(raw, true));
+  // Only the half a request uses is checked.
+  EXPECT_TRUE(SmRootEntry::ReservedBits({raw[0] | 0x2, raw[1]}, false));
+  EXPECT_FALSE(SmRootEntry::ReservedBits({raw[0] | 0x2, raw[1]}, true));
+  EXPECT_TRUE(SmRootEntry::ReservedBits({raw[0], raw[1] | 0x800}, true));
 }
 
 TEST(VtdEncoding, ContextEntryRoundTripsWithGuards) {

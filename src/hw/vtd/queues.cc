@@ -22,10 +22,21 @@ void Vtd::KickIq() {
   if (Bit(fsts, Fsts::kIqe) || Bit(fsts, Fsts::kIte)) return;
   const uint64_t iqa = regs_.Get(kIqaReg);
   const uint64_t tail = regs_.Get(kIqtReg);
-  // 6.5.2.10 / 11.4.9.9: with 256-bit descriptors the tail must be 32-byte
-  // aligned; a tail beyond the queue is invalid too.
-  if ((Bit(iqa, Iqa::kDw) && Bit(tail, 4)) || tail >= QueueBytes(iqa)) {
+  // 6.5.2.10 / 11.4.9.9 IQEI: a tail beyond the queue is an invalid tail
+  // (1); with 256-bit descriptors a tail not 32-byte aligned is 6; 128-bit
+  // descriptors while the active root table is scalable-mode are an
+  // invalid descriptor width (5).
+  if (tail >= QueueBytes(iqa)) {
+    IqError(Iqercd::kInvalidTail);
+    return;
+  }
+  if (Bit(iqa, Iqa::kDw) && Bit(tail, 4)) {
     IqError(Iqercd::kTailMisaligned);
+    return;
+  }
+  if (!Bit(iqa, Iqa::kDw) && regs_.Get(kIqhReg) != tail &&
+      Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo) == Rtaddr::kTtmScalable) {
+    IqError(Iqercd::kInvalidWidth);
     return;
   }
   if (regs_.Get(kIqhReg) == tail && !iq_have_current_) return;
@@ -88,11 +99,11 @@ void Vtd::ProcessIq() {
 // the queue stops until software clears IQE.
 void Vtd::IqError(uint64_t iqei) {
   uint64_t fsts = regs_.Get(kFstsReg);
-  const bool was = Bit(fsts, Fsts::kIqe);
   regs_.Set(kFstsReg, SetBit(fsts, Fsts::kIqe, true));
   regs_.Set(kIqercdReg, SetBits(regs_.Get(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo, iqei));
   sim_.Trace("vtd", "iqe", absl::StrFormat("iqei=%d head=0x%x", iqei, regs_.Get(kIqhReg)));
-  if (!was) SignalEvent(kFectlReg, fault_irq_);
+  // 11.4.9.2: an event only if no status field was already set.
+  if ((fsts & Fsts::kStatusMask) == 0) SignalEvent(kFectlReg, fault_irq_);
 }
 
 void Vtd::ExecuteDescriptor(const RawDesc& d, bool* error, bool* stall) {
@@ -117,14 +128,18 @@ void Vtd::ExecuteDescriptor(const RawDesc& d, bool* error, bool* stall) {
     }
     case static_cast<uint8_t>(DescType::kIotlb): {
       IotlbDesc c;
+      // 11.4.2 CAP.MAMV bounds the AM of this descriptor (second-stage
+      // page-selective invalidation).
       if (!IotlbDesc::Decode(d, &c) || c.am > config_.mamv) return bad(Iqercd::kReservedField);
-      const uint32_t n = InvalidateIotlbDomain(c.g == 1, c.did, c.g == 3, c.addr, c.am);
+      const uint32_t n = InvalidateIotlbDomain(c.g == 1, c.did);
       iq_debt_ += n * lookup;
       return;
     }
     case static_cast<uint8_t>(DescType::kPiotlb): {
       PiotlbDesc c;
-      if (!PiotlbDesc::Decode(d, &c) || c.am > config_.mamv) return bad(Iqercd::kReservedField);
+      // 11.4.2 CAP.MAMV: "independent of [MAMV], implementations supporting
+      // SMTS must support [P_IOTLB] with any defined address mask".
+      if (!PiotlbDesc::Decode(d, &c)) return bad(Iqercd::kReservedField);
       const uint32_t visited = InvalidatePiotlb(c.did, c.pasid, c.g == PiotlbDesc::kNonGlobalPasid,
                                                 c.addr, c.am, c.ih);
       iq_debt_ += visited * lookup;
@@ -213,13 +228,13 @@ void Vtd::DevTlbInvalidate(uint16_t sid, const pci::AtcInvalidation& inv, bool* 
 void Vtd::DevTlbTimeout(uint16_t sid) {
   ite_event_ = sim::kNoEvent;
   uint64_t fsts = regs_.Get(kFstsReg);
-  const bool was = Bit(fsts, Fsts::kIte);
   regs_.Set(kFstsReg, SetBit(fsts, Fsts::kIte, true));
   regs_.Set(kIqercdReg, SetBits(regs_.Get(kIqercdReg), Iqercd::kItesidHi, Iqercd::kItesidLo, sid));
   regs_.Set(kIqhReg, regs_.Get(kIqtReg));
   iq_have_current_ = false;
   sim_.Trace("vtd", "ite", absl::StrFormat("sid=0x%04x", sid));
-  if (!was) SignalEvent(kFectlReg, fault_irq_);
+  // 11.4.9.2: an event only if no status field was already set.
+  if ((fsts & Fsts::kStatusMask) == 0) SignalEvent(kFectlReg, fault_irq_);
 }
 
 // 7.4.1: a page request from the endpoint. The context entry must enable
@@ -249,11 +264,31 @@ void Vtd::SendPageRequest(const pci::PageRequest& pr) {
   if (ctx != nullptr && !ctx->ce.pre) fr = FaultReason::kContextPreClear;              // SCT.8
   if (ctx != nullptr && pr.has_pasid && !ctx->ce.paside) fr = FaultReason::kContextPasidDisabled;
   if (fr != FaultReason::kNone) {
-    RecordFault(FaultInfo{.reason = fr, .sid = d.rid, .has_pasid = pr.has_pasid, .pasid = d.pasid,
-                          .addr = d.addr, .write = pr.write, .exec = pr.exec, .priv = pr.priv,
-                          .suppressed = fpd || (ctx != nullptr && ctx->ce.fpd)});
+    RecordFault(
+        FaultInfo{.reason = fr,
+                  .sid = d.rid,
+                  .has_pasid = pr.has_pasid,
+                  .pasid = d.pasid,
+                  .addr = d.addr,
+                  .write = pr.write,
+                  .exec = pr.exec,
+                  .priv = pr.priv,
+                  .suppressed = (fpd || (ctx != nullptr && ctx->ce.fpd)) && QualifiedFault(fr)});
     AutoRespond(d, PageGroupResponseDesc::kInvalidRequest);
     return;
+  }
+  // 7.4.1: before the request is reported, hardware drops what it caches
+  // for the page: a page-selective PASID-based invalidation (AM = 0) of the
+  // PASID entry's domain, leaf and paging-structure entries alike (a
+  // superset of what the spec requires is always allowed).
+  if (ctx != nullptr) {
+    bool pfpd = false;
+    FaultReason pfr = FaultReason::kNone;
+    if (const PasidData* pc =
+            FetchPasid(d.rid, ctx->ce, pr.has_pasid, d.pasid, &cycles, &pfr, &pfpd);
+        pc != nullptr && pc->pgtt == static_cast<uint8_t>(Pgtt::kFirstStage)) {
+      InvalidatePiotlb(pc->did, pc->pasid, /*all=*/false, d.addr, /*am=*/0, /*ih=*/false);
+    }
   }
   WritePageRequest(d);
 }
@@ -272,7 +307,8 @@ void Vtd::WritePageRequest(const PageRequestDesc& d) {
     page_requests_lost_->Inc();
     if (!Bit(prs, Prs::kPro)) {
       regs_.Set(kPrsReg, SetBit(prs, Prs::kPro, true));
-      SignalEvent(kPectlReg, prq_irq_);
+      // 7.5.2: no new event while PPR is still set.
+      if (!Bit(prs, Prs::kPpr)) SignalEvent(kPectlReg, prq_irq_);
     }
     if (d.lpig || d.pdp) AutoRespond(d, PageGroupResponseDesc::kSuccess);
     return;

@@ -35,7 +35,12 @@ const char* FaultReasonName(FaultReason r) {
     case FaultReason::kBeyondMgaw: return "address beyond MGAW";
     case FaultReason::kWriteDenied: return "write denied";
     case FaultReason::kReadDenied: return "read denied";
-    case FaultReason::kAdUpdateError: return "A/D update error";
+    case FaultReason::kFsRootAccessError:
+      return "first-stage top-level entry access error";
+    case FaultReason::kInterruptRange:
+      return "output address in the interrupt range";
+    case FaultReason::kFsAdUpdateFailed:
+      return "first-stage A/D update failed";
   }
   return "unknown";
 }
@@ -53,8 +58,23 @@ SmRootEntry SmRootEntry::Decode(const std::array<uint64_t, 2>& raw) {
   e.uctp = PhysAddr(raw[1] & BitMask(63, 12));
   return e;
 }
-bool SmRootEntry::ReservedBits(const std::array<uint64_t, 2>& raw) {
-  return (raw[0] & BitMask(11, 1)) != 0 || (raw[1] & BitMask(11, 1)) != 0;
+bool SmRootEntry::ReservedBits(const std::array<uint64_t, 2>& raw, bool upper) {
+  return (raw[upper ? 1 : 0] & BitMask(11, 1)) != 0;
+}
+
+bool QualifiedFault(FaultReason r) {
+  switch (r) {
+    case FaultReason::kSmInvalidRootTable:
+    case FaultReason::kRootAccessError:
+    case FaultReason::kRootNotPresent:
+    case FaultReason::kRootReserved:
+    case FaultReason::kContextAccessError:
+    case FaultReason::kPasidDirAccessError:
+    case FaultReason::kPasidAccessError:
+      return false;
+    default:
+      return true;
+  }
 }
 
 // 9.4: P 0, FPD 1, DTE 2, PASIDE 3, PRE 4, PDTS [11:9], PASIDDIRPTR

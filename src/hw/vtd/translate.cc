@@ -29,12 +29,16 @@ struct PscFillObserver {
   }
 };
 
-FaultReason WalkFaultReason(const arch::WalkResult& w) {
+// `levels`: the paging mode's (4 or 5): an access error on the top-level
+// entry, read through FSPTPTR, is SFS.4; below it SFS.1.
+FaultReason WalkFaultReason(const arch::WalkResult& w, uint8_t levels) {
   switch (w.fault) {
     case arch::FaultKind::kNonCanonical: return FaultReason::kNonCanonical;   // SGN.1
     case arch::FaultKind::kNotPresent: return FaultReason::kFsNotPresent;     // SFS.2
     case arch::FaultKind::kReservedBit: return FaultReason::kFsReserved;      // SFS.3
-    case arch::FaultKind::kBusError: return FaultReason::kFsAccessError;      // SFS.1
+    case arch::FaultKind::kBusError:
+      return w.level == levels ? FaultReason::kFsRootAccessError  // SFS.4
+                               : FaultReason::kFsAccessError;     // SFS.1
     case arch::FaultKind::kPermission:
       switch (w.perm) {
         case arch::PermFault::kUser: return FaultReason::kUserToSupervisor;   // SGN.2
@@ -102,10 +106,15 @@ const Vtd::ContextData* Vtd::FetchContext(uint16_t sid, uint32_t* cycles,
   bool ok = mem_.Read64(re_pa, a, &re[0]) && mem_.Read64(re_pa + 8, a, &re[1]);
   *cycles += static_cast<uint32_t>(2 * sim_.cost().mem_read);
   if (!ok) { *fault = FaultReason::kRootAccessError; return nullptr; }
-  if (SmRootEntry::ReservedBits(re)) { *fault = FaultReason::kRootReserved; return nullptr; }
+  // 9.2: the half for devfn; its present bit first, then its reserved
+  // bits (the other half is not looked at).
   const SmRootEntry root = SmRootEntry::Decode(re);
   const bool upper = SidDevfn(sid) >= 128;
   if (!(upper ? root.up : root.lp)) { *fault = FaultReason::kRootNotPresent; return nullptr; }
+  if (SmRootEntry::ReservedBits(re, upper)) {
+    *fault = FaultReason::kRootReserved;
+    return nullptr;
+  }
   const PhysAddr ce_pa = (upper ? root.uctp : root.lctp) +
                          kSmContextEntrySize * (SidDevfn(sid) & 0x7f);
   std::array<uint64_t, 4> raw{};
@@ -158,17 +167,20 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   const PasidEntry pe = PasidEntry::Decode(raw);
   *fpd |= pe.fpd;  // 9.6: evaluated even when P=0
   if (!pe.p) { *fault = FaultReason::kPasidNotPresent; return nullptr; }
-  // EAFE is reserved without ECAP.EAFS; FSPM 2/3 are reserved; 5-level
-  // needs CAP.FL5LP.
-  if (PasidEntry::ReservedBits(raw) || pe.eafe || pe.fspm > 1 ||
-      (pe.fspm == 1 && !config_.five_level) ||
-      (pe.sre && !config_.supervisor_requests)) {
+  // EAFE is reserved without ECAP.EAFS (SPT.3).
+  if (PasidEntry::ReservedBits(raw) || pe.eafe || (pe.sre && !config_.supervisor_requests)) {
     *fault = FaultReason::kPasidReserved;
     return nullptr;
   }
   const bool fs = pe.pgtt == static_cast<uint8_t>(Pgtt::kFirstStage);
   const bool pt = pe.pgtt == static_cast<uint8_t>(Pgtt::kPassThrough) && config_.pass_through;
   if (!fs && !pt) { *fault = FaultReason::kPasidInvalid; return nullptr; }  // SPT.4
+  // SPT.4 as well: a first-stage paging mode the hardware does not
+  // support (FSPM 2/3 reserved; 5-level needs CAP.FL5LP).
+  if (fs && (pe.fspm > 1 || (pe.fspm == 1 && !config_.five_level))) {
+    *fault = FaultReason::kPasidInvalid;
+    return nullptr;
+  }
   if (fs && (pe.fsptptr.value() >> config_.haw) != 0) {
     *fault = FaultReason::kPasidReserved;
     return nullptr;
@@ -206,10 +218,17 @@ VtdResult Vtd::Fault(const VtdRequest& r, FaultReason reason, bool fpd,
   res.cycles = cycles;
   translate_cycles_.Inc(cycles);
   if (record) {
-    RecordFault(FaultInfo{.reason = reason, .sid = r.sid, .has_pasid = r.has_pasid,
-                          .pasid = r.pasid, .addr = r.addr, .write = r.write,
-                          .exec = r.exec, .priv = r.priv, .suppressed = fpd});
-    res.recorded = !fpd;
+    const bool suppressed = fpd && QualifiedFault(reason);  // 7.1.1
+    RecordFault(FaultInfo{.reason = reason,
+                          .sid = r.sid,
+                          .has_pasid = r.has_pasid,
+                          .pasid = r.pasid,
+                          .addr = r.addr,
+                          .write = r.write,
+                          .exec = r.exec,
+                          .priv = r.priv,
+                          .suppressed = suppressed});
+    res.recorded = !suppressed;
   }
   return res;
 }
@@ -346,16 +365,45 @@ struct Vtd::PscStart {
   return ok;
 }
 
+// 3.15 / SGN.8: a translation whose output lies in the interrupt address
+// range 0xFEE0_0000-0xFEEF_FFFF is blocked (fault 0x87). A leaf that only
+// overlaps the range translates the rest of its pages, uncached, so the
+// IOTLB never holds a translation into the range.
+constexpr uint64_t kInterruptBase = 0xfee00000, kInterruptEnd = 0xfef00000;
+constexpr bool OverlapsInterruptRange(uint64_t page, unsigned shift) {
+  return page < kInterruptEnd && page + (1ull << shift) > kInterruptBase;
+}
+
+VtdResult Vtd::InterruptRangeLeaf(const VtdRequest& r, PasidData& pc,
+                                  const arch::FastTranslation& t, uint32_t cycles, bool record) {
+  const uint64_t pa = t.Pa(r.addr);
+  if (pa >= kInterruptBase && pa < kInterruptEnd) {
+    return Fault(r, FaultReason::kInterruptRange, pc.fpd, cycles, record);
+  }
+  VtdResult res;
+  res.ok = true;
+  res.pa = PhysAddr(pa);
+  res.page_shift = 12;  // (the part of the leaf outside the range only)
+  res.writable = (t.perms & arch::kPermIndexWrite) != 0;
+  res.cycles = cycles;
+  translate_cycles_.Inc(cycles);
+  return res;
+}
+
 // 6.2.3: caches the leaf of a translated walk with its cumulative rights
 // (a page not yet dirty cannot serve a write from the cache) and returns
 // the translation. `missed_4k`: the 4 KiB array was probed for this
 // (page, owner) and missed, with no fill since; `set4k` is then the set
-// probed.
+// probed. `record`: a fault (SGN.8) is recorded (not for a translation
+// request).
 [[gnu::always_inline]] inline VtdResult Vtd::FillLeaf(const VtdRequest& r, PasidData& pc,
                                                       const arch::FastTranslation& t,
                                                       uint32_t cycles, bool missed_4k,
-                                                      CacheSet set4k) {
+                                                      CacheSet set4k, bool record) {
   const unsigned shift = t.page_shift();
+  if (OverlapsInterruptRange(t.page, shift)) [[unlikely]] {
+    return InterruptRangeLeaf(r, pc, t, cycles, record);
+  }
   const int arr = t.level - 1;  // 4 KiB, 2 MiB, 1 GiB
   const bool writable = (t.perms & arch::kPermIndexWrite) != 0;
   // The line's deny mask by look-up on the rights and the leaf's D bit.
@@ -428,7 +476,7 @@ VtdResult Vtd::TranslateMiss(const VtdRequest& r, PasidData* pc, IotlbData* e4k,
                          cycles);
   }
   cycles += t.reads * read_cycles_;  // (no A/D update)
-  return FillLeaf(r, *pc, t, cycles, /*missed_4k=*/true, set4k);
+  return FillLeaf(r, *pc, t, cycles, /*missed_4k=*/true, set4k, /*record=*/true);
 }
 
 // TranslateMiss() after the PDE cache missed in set `pde_set`: the other
@@ -454,7 +502,7 @@ VtdResult Vtd::MissBelowPde(const VtdRequest& r, PasidData& pc, CacheSet set4k,
   FillPsc(r, pc, s, entries, /*low=*/1);
 #pragma GCC diagnostic pop
   cycles += t.reads * read_cycles_;  // (no A/D update)
-  return FillLeaf(r, pc, t, cycles, /*missed_4k=*/true, set4k);
+  return FillLeaf(r, pc, t, cycles, /*missed_4k=*/true, set4k, /*record=*/true);
 }
 
 // The rest of a miss whose walk from `s` is more than plain reads (after
@@ -465,9 +513,9 @@ VtdResult Vtd::MissFromStart(const VtdRequest& r, PasidData& pc, CacheSet set4k,
   arch::FastTranslation t;
   arch::WalkResult w;
   if (!WalkFromStart(r, pc, s, &cycles, &t, &w)) [[unlikely]] {
-    return Fault(r, WalkFaultReason(w), pc.fpd, cycles, true);
+    return Fault(r, WalkFaultReason(w, pc.levels), pc.fpd, cycles, true);
   }
-  return FillLeaf(r, pc, t, cycles, /*missed_4k=*/true, set4k);
+  return FillLeaf(r, pc, t, cycles, /*missed_4k=*/true, set4k, /*record=*/true);
 }
 
 VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles, bool ats,
@@ -539,11 +587,12 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
   if (!WalkFromStart(r, pc, s, &cycles, &t, &w)) [[unlikely]] {
     // Translation requests report first-stage faults in the completion,
     // not in the fault log (4.2.3); configuration faults above are logged.
-    return Fault(req, WalkFaultReason(w), fpd, cycles, !ats);
+    return Fault(req, WalkFaultReason(w, pc.levels), fpd, cycles, !ats);
   }
-  return FillLeaf(r, pc, t, cycles, missed_4k,
-                  iotlb_[0].At(missed_4k ? iotlb_[0].SetOf(PageTag(r.addr, kIotlbShift[0]), owner)
-                                         : 0));
+  return FillLeaf(
+      r, pc, t, cycles, missed_4k,
+      iotlb_[0].At(missed_4k ? iotlb_[0].SetOf(PageTag(r.addr, kIotlbShift[0]), owner) : 0),
+      /*record=*/!ats);
 }
 
 // 3.4 untranslated requests through the PCIe port: faults are

@@ -46,6 +46,9 @@ uint64_t EcapValue(const VtdConfig& c) {
   v = SetBit(v, Ecap::kPds, c.page_requests);           // page-request drain
   v = SetBit(v, Ecap::kSmts, true);                     // scalable mode
   v = SetBit(v, Ecap::kFlts, true);                     // first-stage
+  v = SetBit(v, Ecap::kSmpwcs, true);                   // walks (and A/D writes) coherent
+  v = SetBit(v, Ecap::kRps, true);                      // RID_PASID
+  v = SetBit(v, Ecap::kRprivs, c.supervisor_requests);  // RID_PRIV (needs SRS)
   return v;
 }
 
@@ -121,7 +124,7 @@ absl::Status Vtd::Init() {
        BitMask(63, 61) | BitMask(Ccmd::kFmHi, Ccmd::kFmLo) | BitMask(31, 0)},
       {"FSTS", kFstsReg, 4, 0, 0, Fsts::kW1cMask},
       {"FECTL", kFectlReg, 4, kImBit, kImBit},
-      {"FEDATA", kFedataReg, 4, 0, 0xffffffff},
+      {"FEDATA", kFedataReg, 4, 0, 0xffff},  // [31:16] RsvdZ: 16-bit data
       {"FEADDR", kFeaddrReg, 4, 0, 0xfffffffc},
       {"FEUADDR", kFeuaddrReg, 4, 0, 0xffffffff},
       {"IQH", kIqhReg, 8},
@@ -129,7 +132,7 @@ absl::Status Vtd::Init() {
       {"IQA", kIqaReg, 8, 0, BitMask(63, 12) | (1ull << Iqa::kDw) | BitMask(2, 0)},
       {"ICS", kIcsReg, 4, 0, 0, 1ull << kIcsIwc},
       {"IECTL", kIectlReg, 4, kImBit, kImBit},
-      {"IEDATA", kIedataReg, 4, 0, 0xffffffff},
+      {"IEDATA", kIedataReg, 4, 0, 0xffff},  // [31:16] RsvdZ: 16-bit data
       {"IEADDR", kIeaddrReg, 4, 0, 0xfffffffc},
       {"IEUADDR", kIeuaddrReg, 4, 0, 0xffffffff},
       {"IQERCD", kIqercdReg, 8},
@@ -138,7 +141,7 @@ absl::Status Vtd::Init() {
       {"PQA", kPqaReg, 8, 0, BitMask(63, 12) | BitMask(2, 0)},
       {"PRS", kPrsReg, 4, 0, 0, (1ull << Prs::kPro) | (1ull << Prs::kPpr)},
       {"PECTL", kPectlReg, 4, kImBit, kImBit},
-      {"PEDATA", kPedataReg, 4, 0, 0xffffffff},
+      {"PEDATA", kPedataReg, 4, 0, 0xffff},  // [31:16] RsvdZ: 16-bit data
       {"PEADDR", kPeaddrReg, 4, 0, 0xfffffffc},
       {"PEUADDR", kPeuaddrReg, 4, 0, 0xffffffff},
       {"IVA", kIvaReg, 8, 0, BitMask(63, 12) | BitMask(6, 0)},
@@ -257,10 +260,16 @@ void Vtd::OnGcmd(uint32_t cmd) {
     gsts = SetBit(gsts, Gcmd::kSrtp, true);
   }
   if (Bit(cmd, Gcmd::kQie) != Bit(gsts, Gcmd::kQie)) {
-    if (Bit(cmd, Gcmd::kQie)) {
-      regs_.Set(kIqhReg, 0);  // 6.5.2: enabling QI resets the head
+    if (!Bit(cmd, Gcmd::kQie)) {
+      // 11.4.9.1 IQH: reset to 0 whenever queued invalidation is disabled.
+      regs_.Set(kIqhReg, 0);
     }
     gsts = SetBit(gsts, Gcmd::kQie, Bit(cmd, Gcmd::kQie));
+  }
+  if (Bit(gsts, Gcmd::kTe) && !Bit(cmd, Gcmd::kTe)) {
+    // 11.4.4 GCMD.TE: with SMTS, disabling translation globally
+    // invalidates every DMA-remapping cache.
+    InvalidateAllCaches();
   }
   gsts = SetBit(gsts, Gcmd::kTe, Bit(cmd, Gcmd::kTe));
   gsts = SetBit(gsts, Gcmd::kWbf, false);  // RWBF=0: nothing to flush
@@ -272,11 +281,17 @@ void Vtd::OnGcmd(uint32_t cmd) {
   if (Bit(gsts, Gcmd::kQie)) KickIq();
 }
 
+// The translation-table mode of the active root table (RTADDR.TTM latched
+// by SRTP).
+uint64_t Vtd::ActiveTtm() const { return Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo); }
+
 // 11.4.7 / 6.5.1: register-based context-cache invalidation. Refused while
-// QI is enabled: CAIG=0 reports that the request was not performed.
+// QI is enabled, and whenever the active TTM is not legacy (11.4.7: the
+// request is "treated as an incorrect invalidation request"): CAIG=0
+// reports that it was not performed.
 void Vtd::OnCcmd(uint64_t v) {
   uint64_t out = SetBit(v, Ccmd::kIcc, false);
-  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie)) {
+  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie) || ActiveTtm() != Rtaddr::kTtmLegacy) {
     out = SetBits(out, Ccmd::kCaigHi, Ccmd::kCaigLo, 0);
   } else {
     const uint8_t g = static_cast<uint8_t>(Bits(v, Ccmd::kCirgHi, Ccmd::kCirgLo));
@@ -291,19 +306,20 @@ void Vtd::OnCcmd(uint64_t v) {
   regs_.Set(kCcmdReg, out);
 }
 
-// 11.4.8.1 / 6.5.1: register-based IOTLB invalidation; refused under QI
-// (IAIG=0).
+// 11.4.8.1 / 6.5.1: register-based IOTLB invalidation; refused under QI,
+// with a non-legacy active TTM (11.4.8.1) or an AM above MAMV (IAIG=0).
+// Legacy-mode tables are not modelled, so what is performed caches no
+// entry either: page-selective acts as domain-selective (a superset).
 void Vtd::OnIotlbReg(uint64_t v) {
   uint64_t out = SetBit(v, IotlbReg::kIvt, false);
   const uint8_t g = static_cast<uint8_t>(Bits(v, IotlbReg::kIirgHi, IotlbReg::kIirgLo));
-  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie) || g == 0) {
+  const uint64_t am = Bits(regs_.Get(kIvaReg), IotlbReg::kIvaAmHi, IotlbReg::kIvaAmLo);
+  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie) || g == 0 || ActiveTtm() != Rtaddr::kTtmLegacy ||
+      (g == 3 && am > config_.mamv)) {
     out = SetBits(out, IotlbReg::kIaigHi, IotlbReg::kIaigLo, 0);
   } else {
-    const uint64_t iva = regs_.Get(kIvaReg);
     InvalidateIotlbDomain(g == 1,
-                          static_cast<uint16_t>(Bits(v, IotlbReg::kDidHi, IotlbReg::kDidLo)),
-                          g == 3, iva & BitMask(63, 12),
-                          static_cast<uint8_t>(Bits(iva, IotlbReg::kIvaAmHi, IotlbReg::kIvaAmLo)));
+                          static_cast<uint16_t>(Bits(v, IotlbReg::kDidHi, IotlbReg::kDidLo)));
     out = SetBits(out, IotlbReg::kIaigHi, IotlbReg::kIaigLo, g);
   }
   regs_.Set(kIotlbReg, out);
@@ -311,7 +327,7 @@ void Vtd::OnIotlbReg(uint64_t v) {
 
 void Vtd::OnFstsWrite() {
   const uint64_t fsts = regs_.Get(kFstsReg);
-  const uint64_t status = fsts & ((1u << Fsts::kPfo) | (1u << Fsts::kPpf) | Fsts::kW1cMask);
+  const uint64_t status = fsts & Fsts::kStatusMask;
   if (status == 0) {
     // 7.3: IP clears once software has serviced every condition.
     regs_.Set(kFectlReg, SetBit(regs_.Get(kFectlReg), EventCtl::kIp, false));
@@ -351,14 +367,14 @@ void Vtd::RecordFault(const FaultInfo& in) {
   const uint32_t idx = fri_next_;
   const uint32_t hi_off = kFrcdBase + 16 * idx + 8;
   uint64_t fsts = regs_.Get(kFstsReg);
-  if (Bit(regs_.Get(hi_off), Frcd::kF)) {
-    // The next register still holds an unserviced fault: overflow.
+  // 11.4.9.1 FSTS.PFO: while it is set no new fault is recorded. The next
+  // register still holding an unserviced fault is an overflow: PFO is set
+  // (it is not an interrupt condition of 11.4.9.2).
+  if (Bit(fsts, Fsts::kPfo) || Bit(regs_.Get(hi_off), Frcd::kF)) {
     f.lost = true;
     faults_lost_->Inc();
     fault_log_.push_back(f);
-    const bool was = Bit(fsts, Fsts::kPfo);
     regs_.Set(kFstsReg, SetBit(fsts, Fsts::kPfo, true));
-    if (!was) SignalEvent(kFectlReg, fault_irq_);
     return;
   }
   uint64_t hi = 0;
@@ -378,7 +394,8 @@ void Vtd::RecordFault(const FaultInfo& in) {
   if (!Bit(fsts, Fsts::kPpf)) {
     fsts = SetBits(fsts, Fsts::kFriHi, Fsts::kFriLo, idx);
     regs_.Set(kFstsReg, SetBit(fsts, Fsts::kPpf, true));
-    SignalEvent(kFectlReg, fault_irq_);
+    // 11.4.9.2: an event only if no status field was already set.
+    if ((fsts & Fsts::kStatusMask) == 0) SignalEvent(kFectlReg, fault_irq_);
   }
   if (log_->should_log(spdlog::level::debug)) {
     log_->debug("{}: fault 0x{:02x} ({}) sid 0x{:04x} addr 0x{:x}", prefix_,
@@ -452,23 +469,14 @@ uint32_t Vtd::InvalidatePiotlb(uint16_t did, uint32_t pasid, bool all,
 
 // 6.5.2.3: IOTLB invalidation (descriptor or register). Global: every
 // IOTLB and paging-structure cache entry. Domain-selective: those of DID,
-// every PASID. Page-selective: those of DID overlapping the range, every
-// PASID (a superset of the second-stage entries the spec names).
-uint32_t Vtd::InvalidateIotlbDomain(bool global, uint16_t did, bool page,
-                                    uint64_t addr, uint8_t am) {
-  const uint64_t size = am >= 52 ? ~0ull : (4096ull << am);
-  const uint64_t base = addr & ~(size - 1);
+// every PASID. Page-selective names second-stage entries in its range and
+// invalidates every first-stage (PGTT=001b) entry of the domain: the model
+// caches first-stage entries only, so it is domain-selective here.
+uint32_t Vtd::InvalidateIotlbDomain(bool global, uint16_t did) {
   uint32_t n = 0;
-  static constexpr unsigned kIotlbShift[3] = {12, 21, 30};
   for (int i = 0; i < 3; ++i) {
-    const unsigned sh = kIotlbShift[i];
-    n += iotlb_[i].InvalidateIf([&](uint64_t tag, uint64_t owner, const IotlbData&) {
-      if (global) return true;
-      if ((owner >> 20) != did) return false;
-      if (!page) return true;
-      const uint64_t start = (tag >> 1) << sh;
-      return start <= base + (size - 1) && base <= start + ((1ull << sh) - 1);
-    });
+    n += iotlb_[i].InvalidateIf(
+        [&](uint64_t, uint64_t owner, const IotlbData&) { return global || (owner >> 20) == did; });
   }
   for (int i = 0; i < 4; ++i) {
     n += psc_[i].InvalidateIf([&](uint64_t, uint64_t owner, const PscData&) {
@@ -476,6 +484,12 @@ uint32_t Vtd::InvalidateIotlbDomain(bool global, uint16_t did, bool page,
     });
   }
   return n;
+}
+
+void Vtd::InvalidateAllCaches() {
+  context_cache_.InvalidateAll();
+  InvalidatePasidCache(3, 0, 0);
+  InvalidateIotlbDomain(/*global=*/true, 0);
 }
 
 Vtd::CacheSizes Vtd::cache_sizes() const {

@@ -98,6 +98,9 @@ struct Ecap {
   static constexpr unsigned kPds = 42;
   static constexpr unsigned kSmts = 43;
   static constexpr unsigned kFlts = 47;
+  static constexpr unsigned kSmpwcs = 48;  // scalable-mode page-walk coherency
+  static constexpr unsigned kRps = 49;     // context-entry RID_PASID honoured
+  static constexpr unsigned kRprivs = 53;  // context-entry RID_PRIV honoured
 };
 
 // 11.4.4 GCMD_REG / 11.4.5 GSTS_REG (same bit positions).
@@ -144,6 +147,9 @@ struct Fsts {
   static constexpr unsigned kFriLo = 8, kFriHi = 15;
   static constexpr uint32_t kW1cMask = (1u << kPfo) | (1u << kIqe) |
                                        (1u << kIce) | (1u << kIte);
+  // The status fields of 11.4.9.2 FECTL.IP: a condition raises a fault
+  // event only if none of them was already set.
+  static constexpr uint32_t kStatusMask = kW1cMask | (1u << kPpf);
 };
 
 // 11.4.9.2 FECTL_REG, 11.4.9.7 IECTL_REG, 11.4.11.5 PECTL_REG.
@@ -168,10 +174,12 @@ struct Iqercd {
   static constexpr unsigned kIqeiLo = 0, kIqeiHi = 3;
   // IQEI values.
   static constexpr uint64_t kInfoNotAvailable = 0;
-  static constexpr uint64_t kTailMisaligned = 1;
+  static constexpr uint64_t kInvalidTail = 1;  // IQT beyond the queue
   static constexpr uint64_t kFetchError = 2;
   static constexpr uint64_t kInvalidType = 3;
   static constexpr uint64_t kReservedField = 4;
+  static constexpr uint64_t kInvalidWidth = 5;    // DW = 0 in scalable mode
+  static constexpr uint64_t kTailMisaligned = 6;  // DW = 1 and IQT[4] = 1
 };
 
 // 11.4.11.3 PQA_REG: PQA [63:12], PQS [2:0]; 11.4.11.4 PRS_REG: PPR

@@ -33,38 +33,46 @@ namespace svaemu::hw::vtd {
 // Reasons", and 7.1.3). Names follow the spec's condition codes.
 enum class FaultReason : uint8_t {
   kNone = 0x00,
-  kSmInvalidRootTable = 0x30,   // RTADDR.TTM invalid / legacy mode (SRTA)
-  kRootAccessError = 0x38,      // SCT? SRTA.1: root entry read error
-  kRootNotPresent = 0x39,       // root entry LP/UP clear
-  kRootReserved = 0x3a,         // root entry reserved bit set
-  kContextAccessError = 0x40,   // SCT.1
-  kContextNotPresent = 0x41,    // SCT.2
-  kContextReserved = 0x42,      // SCT.3
-  kContextInvalid = 0x43,       // SCT.4
-  kContextDteClear = 0x44,      // SCT.5: translation request, DTE=0
-  kContextPasidDisabled = 0x45, // SCT.6: request with PASID, PASIDE=0
-  kPasidTooLarge = 0x46,        // SCT.7: PASID beyond PDTS
-  kContextPreClear = 0x47,      // SCT.8: page request, PRE=0
-  kPasidDirAccessError = 0x50,  // SPD.1
-  kPasidDirNotPresent = 0x51,   // SPD.2
-  kPasidDirReserved = 0x52,     // SPD.3
-  kPasidAccessError = 0x58,     // SPT.1
-  kPasidNotPresent = 0x59,      // SPT.2
-  kPasidReserved = 0x5a,        // SPT.3
-  kPasidInvalid = 0x5b,         // SPT.4: PGTT reserved or unsupported
-  kPasidEreClear = 0x5c,        // SPT.5: execute request, ERE=0
-  kPasidSreClear = 0x5d,        // SPT.6: supervisor request, SRE=0
-  kFsAccessError = 0x70,        // SFS.1: first-stage entry read error
-  kFsNotPresent = 0x71,         // SFS.2
-  kFsReserved = 0x72,           // SFS.3
-  kNonCanonical = 0x80,         // SGN.1
-  kUserToSupervisor = 0x81,     // SGN.2: U/S=0 with user request
-  kExecuteDenied = 0x82,        // SGN.3: XD=1 with execute request
-  kBeyondMgaw = 0x83,           // SGN.4
-  kWriteDenied = 0x85,          // SGN.6
-  kReadDenied = 0x86,           // SGN.7
-  kAdUpdateError = 0x90,        // A/D update could not be performed
+  kSmInvalidRootTable = 0x30,    // RTADDR.TTM invalid / legacy mode (SRTA)
+  kRootAccessError = 0x38,       // SCT? SRTA.1: root entry read error
+  kRootNotPresent = 0x39,        // root entry LP/UP clear
+  kRootReserved = 0x3a,          // root entry reserved bit set
+  kContextAccessError = 0x40,    // SCT.1
+  kContextNotPresent = 0x41,     // SCT.2
+  kContextReserved = 0x42,       // SCT.3
+  kContextInvalid = 0x43,        // SCT.4
+  kContextDteClear = 0x44,       // SCT.5: translation request, DTE=0
+  kContextPasidDisabled = 0x45,  // SCT.6: request with PASID, PASIDE=0
+  kPasidTooLarge = 0x46,         // SCT.7: PASID beyond PDTS
+  kContextPreClear = 0x47,       // SCT.8: page request, PRE=0
+  kPasidDirAccessError = 0x50,   // SPD.1
+  kPasidDirNotPresent = 0x51,    // SPD.2
+  kPasidDirReserved = 0x52,      // SPD.3
+  kPasidAccessError = 0x58,      // SPT.1
+  kPasidNotPresent = 0x59,       // SPT.2
+  kPasidReserved = 0x5a,         // SPT.3
+  kPasidInvalid = 0x5b,          // SPT.4: PGTT reserved or unsupported
+  kPasidEreClear = 0x5c,         // SPT.5: execute request, ERE=0
+  kPasidSreClear = 0x5d,         // SPT.6: supervisor request, SRE=0
+  kFsAccessError = 0x70,         // SFS.1: first-stage entry read error
+  kFsNotPresent = 0x71,          // SFS.2
+  kFsReserved = 0x72,            // SFS.3
+  kFsRootAccessError = 0x73,     // SFS.4: top-level entry (via FSPTPTR) read error
+  kNonCanonical = 0x80,          // SGN.1
+  kUserToSupervisor = 0x81,      // SGN.2: U/S=0 with user request
+  kExecuteDenied = 0x82,         // SGN.3: XD=1 with execute request
+  kBeyondMgaw = 0x83,            // SGN.4
+  kWriteDenied = 0x85,           // SGN.6
+  kReadDenied = 0x86,            // SGN.7
+  kInterruptRange = 0x87,        // SGN.8: output address in 0xFEEx_xxxx
+  kFsAdUpdateFailed = 0x91,      // SFS.10: first-stage A/D write failed
 };
+
+// 7.1.1: a fault is "qualified" (FPD suppresses its recording) unless it
+// is an access error on an entry read before any FPD could be seen: the
+// PASID-directory (SPD.1) and PASID-table (SPT.1) access errors, and the
+// root/context/RTADDR conditions that precede the context entry.
+bool QualifiedFault(FaultReason r);
 
 const char* FaultReasonName(FaultReason r);
 
@@ -77,8 +85,9 @@ struct SmRootEntry {
 
   std::array<uint64_t, 2> Encode() const;
   static SmRootEntry Decode(const std::array<uint64_t, 2>& raw);
-  // Reserved [11:1] of each half.
-  static bool ReservedBits(const std::array<uint64_t, 2>& raw);
+  // Reserved [11:1] of the lower (devfn 0-127) or upper half: only the
+  // half a request uses is checked.
+  static bool ReservedBits(const std::array<uint64_t, 2>& raw, bool upper);
 };
 
 // 9.4 Scalable-mode context entry.

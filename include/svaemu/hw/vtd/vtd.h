@@ -293,7 +293,10 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   [[gnu::noinline]] VtdResult MissFromStart(const VtdRequest& r, PasidData& pc, CacheSet set4k,
                                             PscStart s, uint32_t cycles);
   VtdResult FillLeaf(const VtdRequest& r, PasidData& pc, const arch::FastTranslation& t,
-                     uint32_t cycles, bool missed_4k, CacheSet set4k);
+                     uint32_t cycles, bool missed_4k, CacheSet set4k, bool record);
+  [[gnu::noinline]] VtdResult InterruptRangeLeaf(const VtdRequest& r, PasidData& pc,
+                                                 const arch::FastTranslation& t, uint32_t cycles,
+                                                 bool record);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
   const ContextData* FetchContext(uint16_t sid, uint32_t* cycles,
@@ -317,8 +320,9 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   // Caches.
   uint32_t InvalidatePiotlb(uint16_t did, uint32_t pasid, bool all,
                             uint64_t addr, uint8_t am, bool ih);
-  uint32_t InvalidateIotlbDomain(bool global, uint16_t did, bool page,
-                                 uint64_t addr, uint8_t am);
+  uint32_t InvalidateIotlbDomain(bool global, uint16_t did);
+  void InvalidateAllCaches();
+  uint64_t ActiveTtm() const;
   void InvalidateContext(uint8_t g, uint16_t sid, uint8_t fm);
   void InvalidatePasidCache(uint8_t g, uint16_t did, uint32_t pasid);
 
