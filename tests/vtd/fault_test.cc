@@ -11,16 +11,8 @@ using testing::kPasid;
 using testing::kSid;
 using testing::VtdMachine;
 
-constexpr uint8_t kRw = kernel::kProtRead | kernel::kProtWrite;
-
-class VtdFaults : public ::testing::Test {
+class VtdFaults : public testing::BoundPageTest {
  protected:
-  void SetUp() override {
-    mm_ = &m_.NewMm();
-    va_ = *mm_->Mmap(4096, kRw, true);
-    m_.Bind(*mm_);
-    ASSERT_TRUE(m_.Dma(va_.value()).ok);
-  }
   // Corrupts `pa` with `bits` set, flushes every cache, translates.
   FaultReason CorruptAndTranslate(PhysAddr pa, uint64_t bits, uint32_t pasid = kPasid,
                                   uint16_t sid = kSid) {
@@ -30,9 +22,6 @@ class VtdFaults : public ::testing::Test {
     m_.Write64(pa, m_.Read64(pa) & ~bits);
     return r.fault;
   }
-  VtdMachine m_;
-  kernel::Mm* mm_ = nullptr;
-  VirtAddr va_;
 };
 
 TEST_F(VtdFaults, RootEntryNotPresentAndReserved) {

@@ -16,20 +16,9 @@ using testing::kPasid;
 using testing::kSid;
 using testing::VtdMachine;
 
-constexpr uint8_t kRw = kernel::kProtRead | kernel::kProtWrite;
-
-class VtdSpecRules : public ::testing::Test {
+class VtdSpecRules : public testing::BoundPageTest {
  protected:
-  void SetUp() override {
-    mm_ = &m_.NewMm();
-    va_ = *mm_->Mmap(4096, kRw, true);
-    m_.Bind(*mm_);
-    ASSERT_TRUE(m_.Dma(va_.value()).ok);
-  }
   uint64_t Iqei() { return Bits(m_.vtd->Read64(kIqercdReg), Iqercd::kIqeiHi, Iqercd::kIqeiLo); }
-  VtdMachine m_;
-  kernel::Mm* mm_ = nullptr;
-  VirtAddr va_;
 };
 
 TEST(VtdFaultEvents, NothingIsRecordedWhilePfoIsSetAndPfoRaisesNoEvent) {

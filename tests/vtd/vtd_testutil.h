@@ -85,6 +85,21 @@ struct VtdMachine {
   std::unique_ptr<kernel::vtd::VtdDriver> drv;
 };
 
+// A machine with one populated read/write page va_ in an mm bound to
+// (kSid, kPasid), translated once.
+class BoundPageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mm_ = &m_.NewMm();
+    va_ = *mm_->Mmap(4096, kernel::kProtRead | kernel::kProtWrite, true);
+    m_.Bind(*mm_);
+    ASSERT_TRUE(m_.Dma(va_.value()).ok);
+  }
+  VtdMachine m_;
+  kernel::Mm* mm_ = nullptr;
+  VirtAddr va_;
+};
+
 // Copies `words` into a byte buffer between 16-byte guard patterns, checks
 // that the guards are intact, and returns the words read back.
 template <size_t N>
