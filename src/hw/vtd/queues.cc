@@ -35,7 +35,7 @@ void Vtd::KickIq() {
     return;
   }
   if (!Bit(iqa, Iqa::kDw) && regs_.Get(kIqhReg) != tail &&
-      Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo) == Rtaddr::kTtmScalable) {
+      ActiveTtm() == Rtaddr::kTtmScalable) {
     IqError(Iqercd::kInvalidWidth);
     return;
   }
@@ -273,7 +273,7 @@ void Vtd::SendPageRequest(const pci::PageRequest& pr) {
                   .write = pr.write,
                   .exec = pr.exec,
                   .priv = pr.priv,
-                  .suppressed = (fpd || (ctx != nullptr && ctx->ce.fpd)) && QualifiedFault(fr)});
+                  .suppressed = fpd || (ctx != nullptr && ctx->ce.fpd)});
     AutoRespond(d, PageGroupResponseDesc::kInvalidRequest);
     return;
   }

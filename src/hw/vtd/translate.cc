@@ -218,17 +218,9 @@ VtdResult Vtd::Fault(const VtdRequest& r, FaultReason reason, bool fpd,
   res.cycles = cycles;
   translate_cycles_.Inc(cycles);
   if (record) {
-    const bool suppressed = fpd && QualifiedFault(reason);  // 7.1.1
-    RecordFault(FaultInfo{.reason = reason,
-                          .sid = r.sid,
-                          .has_pasid = r.has_pasid,
-                          .pasid = r.pasid,
-                          .addr = r.addr,
-                          .write = r.write,
-                          .exec = r.exec,
-                          .priv = r.priv,
-                          .suppressed = suppressed});
-    res.recorded = !suppressed;
+    res.recorded = RecordFault(FaultInfo{.reason = reason, .sid = r.sid, .has_pasid = r.has_pasid,
+                                         .pasid = r.pasid, .addr = r.addr, .write = r.write,
+                                         .exec = r.exec, .priv = r.priv, .suppressed = fpd});
   }
   return res;
 }
@@ -243,7 +235,7 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
     res.writable = true;
     return res;
   }
-  const uint64_t ttm = Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo);
+  const uint64_t ttm = ActiveTtm();
   if (ttm == Rtaddr::kTtmAbortDma)
     return Fault(req, FaultReason::kSmInvalidRootTable, true, 0, false);
   if (ttm != Rtaddr::kTtmScalable) {

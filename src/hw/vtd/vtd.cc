@@ -276,7 +276,7 @@ void Vtd::OnGcmd(uint32_t cmd) {
   regs_.Set(kGstsReg, gsts);
   te_ = Bit(gsts, Gcmd::kTe);
   fast_ok_ = config_.fast_path && te_ &&
-             Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo) == Rtaddr::kTtmScalable;
+             ActiveTtm() == Rtaddr::kTtmScalable;
   sim_.Trace("vtd", "gcmd", absl::StrFormat("0x%08x", cmd));
   if (Bit(gsts, Gcmd::kQie)) KickIq();
 }
@@ -356,13 +356,14 @@ void Vtd::OnEventCtl(uint32_t ctl_reg, sim::IrqLine& line) {
 }
 
 // 7.2.1 primary fault logging.
-void Vtd::RecordFault(const FaultInfo& in) {
+bool Vtd::RecordFault(const FaultInfo& in) {
   FaultInfo f = in;
   f.time = sim_.now();
+  f.suppressed = in.suppressed && QualifiedFault(in.reason);  // 7.1.1
   if (f.suppressed) {
     faults_suppressed_->Inc();
     fault_log_.push_back(f);
-    return;
+    return false;
   }
   const uint32_t idx = fri_next_;
   const uint32_t hi_off = kFrcdBase + 16 * idx + 8;
@@ -375,7 +376,7 @@ void Vtd::RecordFault(const FaultInfo& in) {
     faults_lost_->Inc();
     fault_log_.push_back(f);
     regs_.Set(kFstsReg, SetBit(fsts, Fsts::kPfo, true));
-    return;
+    return true;
   }
   uint64_t hi = 0;
   hi = SetBits(hi, Frcd::kSidHi, Frcd::kSidLo, f.sid);
@@ -401,6 +402,7 @@ void Vtd::RecordFault(const FaultInfo& in) {
     log_->debug("{}: fault 0x{:02x} ({}) sid 0x{:04x} addr 0x{:x}", prefix_,
                 static_cast<int>(f.reason), FaultReasonName(f.reason), f.sid, f.addr);
   }
+  return true;
 }
 
 // 6.5.2.1: context-cache invalidation. Scalable-mode context entries carry

@@ -141,7 +141,7 @@ struct FaultInfo {
   uint32_t pasid = 0;
   uint64_t addr = 0;
   bool write = false, exec = false, priv = false;
-  bool suppressed = false;  // FPD
+  bool suppressed = false;  // FPD (given: an FPD was seen; logged: it applied, 7.1.1)
   bool lost = false;        // fault recording overflow (PFO)
   uint64_t time = 0;
 };
@@ -306,7 +306,9 @@ class Vtd : public MmioDevice, public pci::IommuPort {
                               FaultReason* fault, bool* fpd);
   VtdResult Fault(const VtdRequest& r, FaultReason reason, bool fpd,
                   uint32_t cycles, bool record);
-  void RecordFault(const FaultInfo& f);
+  // 7.2.1 primary fault logging; false if FPD suppressed the fault (FPD
+  // applies to qualified faults only, 7.1.1).
+  bool RecordFault(const FaultInfo& f);
 
   // Registers.
   void OnGcmd(uint32_t value);
