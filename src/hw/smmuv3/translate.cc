@@ -318,10 +318,12 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   cfg_stats_.hits.Inc();
   tlb_stats_.misses.Inc();
   const uint64_t va = r.va.value();
-  // The VA is canonical (the inline check): bit 63 picks the half. 3.4.1:
-  // EPDx = 1 faults with no walk-cache lookup.
-  const bool upper = (va >> 63) != 0;
-  if (upper ? c.epd1 : c.epd0) [[unlikely]] {
+  // The VA is canonical (the inline check): bit 63 picks the half. The
+  // TTB1 half (never walked by SVA: EPD1 = 1) and EPD0 = 1 (3.4.1: a fault
+  // with no walk-cache lookup) take the general miss, with the same
+  // lookups and counts; below, the VA is in the TTB0 half, so TTB0's
+  // walker is the one used.
+  if ((va >> 63) != 0 || c.epd0) [[unlikely]] {
     return WalkMiss(c, r, ttag, tset, TlbProbe::kAbsent, 2 * cache_lookup_cycles_, nullptr);
   }
   SetAssocCache<WalkEntry>& wc = walk_[0];
@@ -332,8 +334,8 @@ TransResult SmmuV3::TranslateTlbMiss(const CfgEntry& c, const TransReq& r, uint6
   walk_stats_[0].hits.Inc();
   arch::FastTranslation t;
   uint64_t entry;
-  if (!c.WalkerFor(va).TryWalk(mem_, l2->table, 1, l2->perms, r.va, AccessOf(r), SpaceOf(c, va),
-                               &entry, &t)) [[unlikely]] {
+  if (!c.walkers[0].TryWalk(mem_, l2->table, 1, l2->perms, r.va, AccessOf(r), SpaceOf(c, va),
+                            &entry, &t)) [[unlikely]] {
     WalkRecorder rec;
     rec.start_table = l2->table;
     rec.start_level = 1;
@@ -356,7 +358,10 @@ TransResult SmmuV3::MissBelowL2(const CfgEntry& c, const TransReq& r, uint64_t t
   rec.walk_set[0] = l2_set;
   sim::Cycles latency = 3 * cache_lookup_cycles_;  // configuration, TLB, L2 walk cache
   const uint64_t va = r.va.value();
-  FindStart<Probed::kL2Miss>(c, ttag, (va >> 63) != 0, &latency, &rec);
+  // TranslateTlbMiss sends only TTB0-half VAs here: what is inlined below
+  // (the walker choice, the walk-cache tags) can count on it.
+  if ((va >> 63) != 0) __builtin_unreachable();
+  FindStart<Probed::kL2Miss>(c, ttag, /*upper=*/false, &latency, &rec);
   // The walk from the start when it is plain reads (PreparedWalker::TryWalk;
   // a start_level of 0, the base's fault, is declined), its fills and the
   // TLB's; else MissFromStart. One copy for the full walk (level 4, every

@@ -366,17 +366,16 @@ constexpr bool OverlapsInterruptRange(uint64_t page, unsigned shift) {
   return page < kInterruptEnd && page + (1ull << shift) > kInterruptBase;
 }
 
-VtdResult Vtd::InterruptRangeLeaf(const VtdRequest& r, PasidData& pc,
-                                  const arch::FastTranslation& t, uint32_t cycles, bool record) {
-  const uint64_t pa = t.Pa(r.addr);
+VtdResult Vtd::InterruptRangeLeaf(const VtdRequest& r, bool fpd, uint64_t pa, bool writable,
+                                  uint32_t cycles, bool record) {
   if (pa >= kInterruptBase && pa < kInterruptEnd) {
-    return Fault(r, FaultReason::kInterruptRange, pc.fpd, cycles, record);
+    return Fault(r, FaultReason::kInterruptRange, fpd, cycles, record);
   }
   VtdResult res;
   res.ok = true;
   res.pa = PhysAddr(pa);
   res.page_shift = 12;  // (the part of the leaf outside the range only)
-  res.writable = (t.perms & arch::kPermIndexWrite) != 0;
+  res.writable = writable;
   res.cycles = cycles;
   translate_cycles_.Inc(cycles);
   return res;
@@ -394,7 +393,9 @@ VtdResult Vtd::InterruptRangeLeaf(const VtdRequest& r, PasidData& pc,
                                                       CacheSet set4k, bool record) {
   const unsigned shift = t.page_shift();
   if (OverlapsInterruptRange(t.page, shift)) [[unlikely]] {
-    return InterruptRangeLeaf(r, pc, t, cycles, record);
+    // (Scalars, not `t`: the hit-path callers keep it in registers.)
+    return InterruptRangeLeaf(r, pc.fpd, t.Pa(r.addr), (t.perms & arch::kPermIndexWrite) != 0,
+                              cycles, record);
   }
   const int arr = t.level - 1;  // 4 KiB, 2 MiB, 1 GiB
   const bool writable = (t.perms & arch::kPermIndexWrite) != 0;

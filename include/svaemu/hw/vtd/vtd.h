@@ -294,9 +294,8 @@ class Vtd : public MmioDevice, public pci::IommuPort {
                                             PscStart s, uint32_t cycles);
   VtdResult FillLeaf(const VtdRequest& r, PasidData& pc, const arch::FastTranslation& t,
                      uint32_t cycles, bool missed_4k, CacheSet set4k, bool record);
-  [[gnu::noinline]] VtdResult InterruptRangeLeaf(const VtdRequest& r, PasidData& pc,
-                                                 const arch::FastTranslation& t, uint32_t cycles,
-                                                 bool record);
+  [[gnu::noinline]] VtdResult InterruptRangeLeaf(const VtdRequest& r, bool fpd, uint64_t pa,
+                                                 bool writable, uint32_t cycles, bool record);
   // Configuration fetch: context entry then PASID entry. On failure,
   // *fault and *fpd describe the fault.
   const ContextData* FetchContext(uint16_t sid, uint32_t* cycles,
