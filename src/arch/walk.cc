@@ -23,6 +23,8 @@ const char* PermFaultName(PermFault p) {
     case PermFault::kWrite: return "write";
     case PermFault::kUser: return "user";
     case PermFault::kExec: return "exec";
+    case PermFault::kPan:
+      return "pan";
   }
   return "?";
 }

@@ -399,5 +399,79 @@ TEST_F(Arm64Walk, TableBaseBeyondPhysMemIsBusError) {
   EXPECT_EQ(r.level, 2);
 }
 
+// PAN: a privileged data access to an EL0-accessible page faults; to a
+// kernel page it does not; EL0 accesses and privileged execution are not
+// affected. The prepared walker's fast acceptance leaves PAN to Check().
+TEST_F(Arm64Walk, PanFaultsPrivilegedDataAccessToEl0Pages) {
+  Map4K(kUserVa, kPa);
+  Map4K(kKernelVa, kPa, MapAttrs{.user = false});
+  ASSERT_TRUE(Walk(kUserVa, kEl1Read).ok());
+  cfg_.pan = true;
+  EXPECT_EQ(Walk(kUserVa, kEl1Read).perm, PermFault::kPan);
+  EXPECT_EQ(Walk(kUserVa, kEl1Write).perm, PermFault::kPan);
+  EXPECT_TRUE(Walk(kUserVa, kEl0Write).ok());
+  EXPECT_TRUE(Walk(kKernelVa, kEl1Write).ok());
+  // APTable[0] removes EL0 access below: no longer an EL0 location.
+  SetBitIn(kUserVa, 2, Arm64Desc::kApTable0);
+  EXPECT_TRUE(Walk(kUserVa, kEl1Read).ok());
+  const Arm64Walker w = MakeArm64Walker(cfg_, opts_, 0);
+  uint64_t entries[5];
+  FastTranslation t;
+  SetBitIn(kUserVa, 2, Arm64Desc::kApTable0, false);
+  EXPECT_FALSE(w.TryWalk(mem_, user_.root().value(), 4, kPermIndexAll, kUserVa, kEl1Read, kSpace,
+                         entries, &t));
+}
+
+TEST_F(Arm64Walk, PanLeavesPrivilegedExecutionAlone) {
+  Map4K(kKernelVa, kPa, MapAttrs{.write = false, .user = false});
+  cfg_.pan = true;
+  EXPECT_TRUE(Walk(kKernelVa, kEl1Exec).ok());
+}
+
+// WXN: a page writable at the accessing level is execute-never there. An
+// EL0-read-only page stays executable at EL0 even when EL1 may write it.
+TEST_F(Arm64Walk, WxnMakesWritablePagesExecuteNever) {
+  Map4K(kKernelVa, kPa, MapAttrs{.user = false});  // EL1 RWX
+  Map4K(kKernelVa + kPageSize4K, kPa, MapAttrs{.write = false, .user = false});
+  Map4K(kUserVa, kPa);                                          // EL0 RWX
+  Map4K(kUserVa + kPageSize4K, kPa, MapAttrs{.write = false});  // EL0 R-X
+  ASSERT_TRUE(Walk(kKernelVa, kEl1Exec).ok());
+  ASSERT_TRUE(Walk(kUserVa, kEl0Exec).ok());
+  cfg_.wxn = true;
+  EXPECT_EQ(Walk(kKernelVa, kEl1Exec).perm, PermFault::kExec);
+  EXPECT_TRUE(Walk(kKernelVa + kPageSize4K, kEl1Exec).ok());
+  EXPECT_EQ(Walk(kUserVa, kEl0Exec).perm, PermFault::kExec);
+  EXPECT_TRUE(Walk(kUserVa + kPageSize4K, kEl0Exec).ok());
+  // Data accesses are not affected.
+  EXPECT_TRUE(Walk(kKernelVa, kEl1Write).ok());
+  // With the write right taken away above (APTable[1]), the page is not
+  // writable at any level, so executable again.
+  SetBitIn(kUserVa, 2, Arm64Desc::kApTable1);
+  EXPECT_TRUE(Walk(kUserVa, kEl0Exec).ok());
+}
+
+// TBI (D8.8; SMMUv3 CD.TBI0/TBI1): VA[55] selects the half; with TBI for
+// it, VA[63:56] are ignored; without, a tagged VA is a translation fault.
+TEST_F(Arm64Walk, TopByteIgnoredPerHalf) {
+  Map4K(kUserVa, kPa);
+  Map4K(kKernelVa, kPa + 0x100000, MapAttrs{.user = false});
+  const VirtAddr tagged_user(0x5a00000000000000 | kUserVa.value());
+  const VirtAddr tagged_kernel(0x5aff000000000000 | (kKernelVa.value() & BitMask(55, 0)));
+  EXPECT_EQ(Walk(tagged_user, kEl0Read).fault, FaultKind::kNonCanonical);
+  cfg_.tbi0 = true;
+  const WalkResult u = Walk(tagged_user + 0x10, kEl0Read);
+  ASSERT_TRUE(u.ok()) << u.fault;
+  EXPECT_EQ(u.t.pa, kPa + 0x10);
+  EXPECT_EQ(Walk(tagged_kernel, kEl1Read).fault, FaultKind::kNonCanonical);
+  cfg_.tbi1 = true;
+  const WalkResult k = Walk(tagged_kernel, kEl1Read);
+  ASSERT_TRUE(k.ok()) << k.fault;
+  EXPECT_EQ(k.t.pa, kPa + 0x100000);
+  // Bits [55:48] must still agree with VA[55].
+  EXPECT_EQ(Walk(VirtAddr(0x5a01000012345000), kEl0Read).fault, FaultKind::kNonCanonical);
+  EXPECT_EQ(Arm64EffectiveVa(true, false, 0xab80000000000000), 0xab80000000000000u);
+  EXPECT_EQ(Arm64EffectiveVa(false, true, 0xab80000000000000), 0xff80000000000000u);
+}
+
 }  // namespace
 }  // namespace svaemu::arch

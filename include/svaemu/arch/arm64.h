@@ -24,10 +24,17 @@
 // Also: FEAT_HPDS (hierarchical permissions disabled per half) and
 // FEAT_AFFD (no Access flag fault), as SMMUv3 CD.HAD0/HAD1 and CD.AFFD use.
 //
+// Also: TBI per half (D8.8 / TCR.TBI0/TBI1; SMMUv3 CD.TBI0/TBI1): VA[55]
+// selects the half, and with TBI for it VA[63:56] are ignored (taken as
+// copies of VA[55]); PAN (privileged data accesses to EL0-accessible
+// locations fault) and WXN (a location writable at an EL is execute-never
+// at that EL), as in the EL1&0 regime's permission checks (D8.4.x).
+//
 // Not modelled: 16/64 KiB granules, T0SZ/T1SZ other than 16, FEAT_LPA/LPA2
-// (52-bit OA), FEAT_HAFT (table AF), PAN, WXN, EPAN, the contiguous hint
-// (carried, not interpreted), memory attributes (AttrIndx/SH carried),
-// TBI (a tagged VA is between the halves and faults), stage 2.
+// (52-bit OA), FEAT_HAFT (table AF), EPAN, the contiguous hint (carried,
+// not interpreted), memory attributes (AttrIndx/SH carried), stage 2.
+// A page with DBM = 1 that is still read-only (AP[2] = 1) is not writable
+// for WXN.
 //
 // Thread-safety: encoders/decoders are constexpr value functions; the walk
 // functions are thread-compatible with respect to the PhysMem they read.
@@ -155,7 +162,23 @@ struct Arm64Stage1Config {
   // FEAT_AFFD (SMMUv3 CD.AFFD): with ha == false, a leaf with AF == 0 is
   // used as if AF were 1 instead of raising an Access flag fault.
   bool affd = false;
+  // Top Byte Ignore per half (chosen by VA[55]): VA[63:56] are ignored.
+  bool tbi0 = false;
+  bool tbi1 = false;
+  // PAN: a privileged data access to a location EL0 may access (AP[1] and
+  // APTable[0] allow it) is a Permission fault. WXN: a location writable
+  // at the accessing EL is execute-never there.
+  bool pan = false;
+  bool wxn = false;
 };
+
+// The VA a walk translates (D8.8, IHI 0070 3.4.1): with TBI for the half
+// VA[55] selects, VA[63:56] replaced by copies of VA[55]; else `va`.
+constexpr uint64_t Arm64EffectiveVa(bool tbi0, bool tbi1, uint64_t va) {
+  const bool upper = ((va >> 55) & 1) != 0;
+  if (!(upper ? tbi1 : tbi0)) return va;
+  return static_cast<uint64_t>(static_cast<int64_t>(va << 8) >> 8);
+}
 
 // The format descriptor for internal::RunWalk.
 namespace internal {
@@ -191,6 +214,9 @@ class Arm64Format {
       : ha_(cfg.ha),
         hd_(cfg.ha && cfg.hd),
         af_ok_(cfg.ha || cfg.affd),
+        pan_(cfg.pan),
+        wxn_(cfg.wxn),
+        strict_(cfg.pan || cfg.wxn),
         hier_((half == 1 ? cfg.hpd1 : cfg.hpd0) ? 0u : 15u) {
     const unsigned oa = opts.max_phys_bits < Arm64Desc::kOaBits
                             ? (opts.max_phys_bits < 32 ? 32 : opts.max_phys_bits)
@@ -255,9 +281,13 @@ class Arm64Format {
     if (!Bit(leaf, Arm64Desc::kAf) && !af_ok_) return FaultKind::kAccessFlag;
     PermFault f = PermFault::kNone;
     if (acc.exec) {
-      if (!(acc.user ? p->exec_user : p->exec_priv)) f = PermFault::kExec;
+      // WXN: writable at the accessing EL (EL0: AP[1] too) means XN there.
+      const bool wx = wxn_ && p->write && (!acc.user || p->user);
+      if (wx || !(acc.user ? p->exec_user : p->exec_priv)) f = PermFault::kExec;
     } else if (acc.user && !p->user) {
       f = PermFault::kUser;
+    } else if (pan_ && !acc.user && p->user) {
+      f = PermFault::kPan;  // a privileged data access to an EL0 location
     } else if (acc.write && !p->write) {
       // D8.5.2: a write to a read-only page with DBM=1 makes it writable
       // (clears AP[2]) when TCR.HD=1, unless a table above forbids writes.
@@ -293,7 +323,9 @@ class Arm64Format {
                                              uint32_t above, uint32_t* p,
                                              AccessType acc, uint32_t required,
                                              PermFault* pf) const {
-    if ((Bit(leaf, Arm64Desc::kAf) || af_ok_) && (*p & required) == required) [[likely]] {
+    // (PAN and WXN forbid rights the mask test cannot see: Check() decides.)
+    if ((Bit(leaf, Arm64Desc::kAf) || af_ok_) && (*p & required) == required && !strict_)
+        [[likely]] {
       *pf = PermFault::kNone;
       return FaultKind::kNone;
     }
@@ -318,7 +350,7 @@ class Arm64Format {
   [[gnu::always_inline]] bool PlainLeaf(uint64_t /*tables_and*/, uint64_t leaf, uint32_t perms,
                                         AccessType acc) const {
     const uint32_t need = Required(acc) | (acc.write ? internal::kPermWrite : 0);
-    return Bit(leaf, Arm64Desc::kAf) && (perms & need) == need;
+    return Bit(leaf, Arm64Desc::kAf) && (perms & need) == need && !strict_;
   }
 
   bool Global(uint64_t leaf) const { return !Bit(leaf, Arm64Desc::kNg); }
@@ -365,6 +397,9 @@ class Arm64Format {
   bool ha_;
   bool hd_;
   bool af_ok_;     // no Access flag fault: HA or AFFD
+  bool pan_;
+  bool wxn_;
+  bool strict_;    // pan_ || wxn_: every leaf goes through Check()
   uint32_t hier_;  // the table-permission bits that apply: 15, or 0 (HPD)
   uint64_t oa_fault_mask_ = 0;
 };
@@ -376,7 +411,8 @@ inline Arm64Walker MakeArm64Walker(const Arm64Stage1Config& cfg, const WalkOptio
   return Arm64Walker(Arm64Format(cfg, opts, half));
 }
 
-// D8.2 TTBR selection: 0 for VA[63:48] == 0, 1 for 0xffff, -1 otherwise.
+// D8.2 TTBR selection: 0 for VA[63:48] == 0, 1 for 0xffff, -1 otherwise
+// (of an effective VA, Arm64EffectiveVa(): TBI applied).
 constexpr int Arm64Half(VirtAddr va) {
   const uint64_t top = va.value() >> 48;
   return top == 0 ? 0 : (top == 0xffff ? 1 : -1);
@@ -403,9 +439,9 @@ inline bool Arm64PreWalkFault(const Arm64Stage1Config& cfg, VirtAddr va,
 // Full walk from TTBR0 or TTBR1, chosen by VA[63:48]. A table base above
 // the OA size is an Address size fault at L0.
 template <WalkObserver Observer = NullObserver>
-WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
-                     VirtAddr va, AccessType acc, const WalkOptions& opts,
-                     Observer* obs = nullptr) {
+WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg, VirtAddr given_va,
+                     AccessType acc, const WalkOptions& opts, Observer* obs = nullptr) {
+  const VirtAddr va(Arm64EffectiveVa(cfg.tbi0, cfg.tbi1, given_va.value()));
   WalkResult r;
   if (internal::Arm64PreWalkFault(cfg, va, &r)) [[unlikely]] return r;
   const Arm64Format fmt(cfg, opts);
@@ -426,9 +462,10 @@ WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
 // Walk from a table at any level (a walk-cache hit). The half selection and
 // EPDn still apply; the TTBRs are not used.
 template <WalkObserver Observer = NullObserver>
-WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg,
-                     const WalkStart& start, VirtAddr va, AccessType acc,
-                     const WalkOptions& opts, Observer* obs = nullptr) {
+WalkResult WalkArm64(mem::PhysMem& mem, const Arm64Stage1Config& cfg, const WalkStart& start,
+                     VirtAddr given_va, AccessType acc, const WalkOptions& opts,
+                     Observer* obs = nullptr) {
+  const VirtAddr va(Arm64EffectiveVa(cfg.tbi0, cfg.tbi1, given_va.value()));
   WalkResult r;
   if (internal::Arm64PreWalkFault(cfg, va, &r)) [[unlikely]] return r;
   if (start.level > 4) [[unlikely]] {

@@ -87,7 +87,9 @@ enum class FaultKind : uint8_t {
 };
 
 // Which check failed, with FaultKind::kPermission.
-enum class PermFault : uint8_t { kNone, kWrite, kUser, kExec };
+// kPan: an arm64 privileged data access to a location EL0 may access,
+// with PAN set.
+enum class PermFault : uint8_t { kNone, kWrite, kUser, kExec, kPan };
 
 const char* FaultKindName(FaultKind k);
 const char* PermFaultName(PermFault p);

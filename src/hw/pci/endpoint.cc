@@ -119,7 +119,9 @@ void Endpoint::Attempt(uint64_t id, std::span<uint8_t> buf,
     return;
   }
   // Not present (or not permitted): PRI once, else the access fails.
-  if (config_.pri && !retried && c.code != AtsCompletion::Code::kUnsupported) {
+  // (UR and CA are errors: no page request.)
+  if (config_.pri && !retried &&
+      (c.code == AtsCompletion::Code::kSuccess || c.code == AtsCompletion::Code::kNotPresent)) {
     PageRequest pr;
     pr.rid = config_.rid;
     pr.has_pasid = rec.pasid.has_value();

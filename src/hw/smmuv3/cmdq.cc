@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "svaemu/arch/arm64.h"
 #include "svaemu/hw/smmuv3/smmuv3.h"
 #include "svaemu/mem/phys_mem.h"
 #include "svaemu/sim/simulation.h"
@@ -118,7 +119,9 @@ void SmmuV3::CommandError(CmdError err) {
 }
 
 uint64_t SmmuV3::InvalidateVa(const DecodedCommand& d, bool any_asid) {
-  const uint64_t first = d.addr.value() & ~0xfffull;
+  // 4.4.2: TBI may be applied to the address: VA[63:56] are taken as
+  // copies of VA[55] (the TLB holds addresses that way).
+  const uint64_t first = arch::Arm64EffectiveVa(true, true, d.addr.value()) & ~0xfffull;
   // A single-address TLBI covers the whole leaf containing it.
   const uint64_t last = d.span == 0 ? first : first + d.span - 1;
   const uint16_t asid = d.asid.value();

@@ -26,6 +26,10 @@ bool ReadWords(mem::PhysMem& mem, PhysAddr pa, const mem::Access& a,
 }  // namespace
 
 TransResult SmmuV3::TranslateSlow(const TransReq& r, pci::DmaCompletion* done) {
+  // A retried stall holds the request as translated: start again from the
+  // address as given (the CD's TBI may have changed since).
+  if (r.tbi_tag) [[unlikely]]
+    return TranslateSlow(AsGiven(r), done);
   TransResult res;
   if (!enabled_) {
     // 3.3 / 6.3.14: with SMMUEN == 0, GBPA decides bypass or abort.
@@ -52,6 +56,8 @@ TransResult SmmuV3::TranslateSlow(const TransReq& r, pci::DmaCompletion* done) {
     translate_cycles_.Inc(res.latency);
     return res;
   }
+  if (c->tbi0 || c->tbi1) [[unlikely]]
+    return Walk(*c, WithTbi(*c, r), res.latency, done);
   return Walk(*c, r, res.latency, done);
 }
 
@@ -212,6 +218,14 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
       e.had0 = cd.Flag(Cd::kHAD0);
       e.had1 = cd.Flag(Cd::kHAD1);
       e.affd = cd.Flag(Cd::kAFFD);  // IGNORED with HA (5.4)
+      // 5.4 CD.TBI0/TBI1 (bits 38, 39), CD.WXN (36), CD.PAN (40). UWXN is
+      // IGNORED for VMSAv8-64 tables.
+      e.tbi0 = (cd.Get(Cd::kTBI) & 1) != 0;
+      e.tbi1 = (cd.Get(Cd::kTBI) & 2) != 0;
+      e.wxn = cd.Flag(Cd::kWXN);
+      e.pan = cd.Flag(Cd::kPAN);
+      e.ok_controls =
+          static_cast<uint8_t>((e.pan ? CfgEntry::kOkPan : 0) | (e.wxn ? CfgEntry::kOkWxn : 0));
       // 5.5: a legal CD's S is 1 with STALL_MODEL 0b10 and 0 with 0b01.
       e.stall = cd.Flag(Cd::kS);
       e.record = cd.Flag(Cd::kR);

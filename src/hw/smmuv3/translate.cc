@@ -17,21 +17,29 @@ namespace {
 
 // What a cached leaf allows with nothing else to do (mirrors
 // Arm64Format::Check: exec needs only XN, a user access needs AP[1], a
-// write needs the leaf writable now).
-constexpr uint8_t OkBits(const arch::Perms& p) {
-  uint8_t ok = AccessBit(false, false, true);
-  if (p.write) ok |= AccessBit(true, false, true);
-  if (p.exec_priv) ok |= AccessBit(false, true, true);
+// write needs the leaf writable now), less what the CD's PAN and WXN forbid
+// (5.4): with PAN, privileged data accesses to an EL0-accessible page; with
+// WXN, execution where the page is writable at that level.
+constexpr uint8_t OkBits(const arch::Perms& p, bool pan, bool wxn) {
+  uint8_t ok = 0;
+  if (!(pan && p.user)) {
+    ok |= AccessBit(false, false, true);
+    if (p.write) ok |= AccessBit(true, false, true);
+  }
+  if (p.exec_priv && !(wxn && p.write)) ok |= AccessBit(false, true, true);
   if (p.user) ok |= AccessBit(false, false, false);
   if (p.user && p.write) ok |= AccessBit(true, false, false);
-  if (p.exec_user) ok |= AccessBit(false, true, false);
+  if (p.exec_user && !(wxn && p.user && p.write)) ok |= AccessBit(false, true, false);
   return ok;
 }
-// OkBits() by a PermsIndex() set (FastTranslation::perms): a table lookup
-// instead of six tests.
-constexpr std::array<uint8_t, 16> kOkBitsOf = [] {
-  std::array<uint8_t, 16> t{};
-  for (uint32_t b = 0; b < 16; ++b) t[b] = OkBits(arch::PermsOfIndex(b));
+// OkBits() by a PermsIndex() set (FastTranslation::perms) with
+// CfgEntry::ok_controls: a table lookup instead of the tests.
+constexpr std::array<uint8_t, 64> kOkBitsOf = [] {
+  std::array<uint8_t, 64> t{};
+  for (uint32_t i = 0; i < 64; ++i) {
+    t[i] = OkBits(arch::PermsOfIndex(i & 15), (i & CfgEntry::kOkPan) != 0,
+                  (i & CfgEntry::kOkWxn) != 0);
+  }
   return t;
 }();
 
@@ -188,7 +196,7 @@ template <SmmuV3::Probed kProbed>
   const auto write = [&](TlbEntry& e) {
     // The 4 KiB piece of the leaf that holds va.
     e.pa = t.Pa(va) & ~0xfffull;
-    e.ok = kOkBitsOf[t.perms];
+    e.ok = kOkBitsOf[c.ok_controls | t.perms];
     e.leaf_level = t.level;
     e.global = c.walkers[0].Global(t.leaf);
     e.asid = c.asid;
@@ -217,7 +225,7 @@ template <SmmuV3::Probed kProbed>
   // the walker narrows them (and reports them to an observer).
   uint64_t tables_and = ~0ull;
   uint64_t tables_or = 0;
-  const auto fill = [&]<unsigned kLevel>() {
+  const auto fill = [&]<unsigned kLevel>() __attribute__((always_inline)) {
     if (kLevel > first || kLevel <= last) return;
     tables_and &= rec.entry[kLevel - 1];
     tables_or |= rec.entry[kLevel - 1];
@@ -246,7 +254,9 @@ template <SmmuV3::Probed kProbed>
 namespace {
 
 // A translated request's result: `t` translates it, and the TLB entry just
-// filled holds kOkBitsOf[t.perms].
+// filled holds kOkBitsOf[c.ok_controls | t.perms]. (The CD's PAN and WXN
+// cannot change whether a request that translated may write: `writable`
+// reads the table without them.)
 [[gnu::always_inline]] inline TransResult Translated(const TransReq& r,
                                                      const arch::FastTranslation& t,
                                                      sim::Cycles latency) {
@@ -410,7 +420,7 @@ TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t
   e.ind = r.exec;
   e.rnw = !r.write;
   e.cls = type == EventType::kFWalkEabt ? EventClass::kTtd : EventClass::kIn;
-  e.input_addr = r.va;
+  e.input_addr = AsGiven(r).va;  // 7.3: with the tag TBI ignored
   e.fetch_addr = fetch_addr;
   const bool related = IsTranslationRelated(type);
   // 3.12.2: only translation-related faults stall, when the CD (or a
@@ -463,17 +473,20 @@ pci::DmaResult SmmuV3::Translate(const pci::DmaRequest& req,
 }
 
 pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
+  // 3.9.1.2, responses to ATS Translation Requests: UR where ATS is
+  // disabled (SMMUEN = 0, STE.Config = 0b000, bypass, effective EATS =
+  // 0b00), CA on any configuration error, Success with R = W = 0 on a
+  // translation, access flag or address size fault, Success with the
+  // rights the tables give on a permission fault. No stall (5.5: CD.S has
+  // no effect on them) and no fault event.
+  using Code = pci::AtsCompletion::Code;
   pci::AtsCompletion out;  // kUnsupported: UR
-  if (!enabled_ || !config_.ats) return out;
+  if (!config_.ats) return out;  // (no ATS in IDR0: nothing answers)
   TransReq r{.sid = req.rid, .ssv = req.has_pasid, .ssid = req.pasid.value(),
              .va = req.addr.AlignDown(kPageSize4K), .write = req.write,
              .exec = req.exec, .priv = req.priv};
-  TransResult res;
-  // 3.9.1.2: translation requests record no configuration events.
-  const CfgEntry* c = LookupConfig(r, &res, /*record=*/false);
-  if (c == nullptr || c->kind == CfgEntry::kAbort) return out;
-  if (c->eats == Ste::kEATSAbort) {
-    // 7.3.6: ATS not enabled for the stream.
+  const auto bad_treq = [&] {
+    // 7.3.6 F_BAD_ATS_TREQ: the requested rights, before any override.
     Event e;
     e.type = EventType::kFBadAtsTreq;
     e.sid = r.sid;
@@ -483,14 +496,34 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
     e.rnw = !r.write;
     RecordEvent(e);
     return out;
+  };
+  if (!enabled_) return bad_treq();
+  TransResult res;
+  // 3.9.1.2: translation requests record no configuration events (CR2.
+  // REC_CFG_ATS is not implemented: IDR0.ATSRECERR = 0).
+  const CfgEntry* c = LookupConfig(r, &res, /*record=*/false);
+  if (c == nullptr) {
+    // 5.2 STE.V = 0, C_BAD_*, F_STE_FETCH, F_CD_FETCH, F_STREAM_DISABLED:
+    // Completer Abort.
+    out.code = Code::kCompleterAbort;
+    return out;
   }
+  if (c->kind == CfgEntry::kAbort) return out;  // 5.2 Config 0b000: UR, no event
+  // 7.3.6: ATS not enabled for the stream (Config 0b100 bypass has an
+  // effective EATS of 0b00).
+  if (c->eats == Ste::kEATSAbort) return bad_treq();
   if (c->kind == CfgEntry::kBypass) {
-    out.code = pci::AtsCompletion::Code::kSuccess;
+    // 3.9.1.2: stage 1 skipped by S1DSS in a stage-1-only STE: Success,
+    // identity, R = W = 1.
+    out.code = Code::kSuccess;
     out.pa = PhysAddr(r.va.value());
     out.read = out.write = out.exec = true;
     out.priv = r.priv;
     return out;
   }
+  // 3.9.1: the tag is ignored as for any transaction of the CD (and the
+  // endpoint's ATC may hold the page under any tag).
+  if (c->tbi0 || c->tbi1) r = WithTbi(*c, r);
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;
@@ -501,19 +534,46 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
             rec.start_level, rec.last_level, ttag, tlb_.SetFor(TlbHash(ttag)), TlbProbe::kUnknown,
             &res.latency, &last);
   translate_cycles_.Inc(res.latency);
-  if (!ok) {
-    // 3.9.1.2: a translation-related fault answers R = W = 0 (the device
-    // may then issue a PRI page request); no event is recorded.
-    out.code = pci::AtsCompletion::Code::kNotPresent;
+  out.priv = r.priv;
+  if (ok) return AtsGrant(*c, r, t.perms, t.page, t.page_shift());
+  if (w.fault == arch::FaultKind::kBusError) {
+    out.code = Code::kCompleterAbort;  // F_WALK_EABT: a configuration error
     return out;
   }
+  if (w.fault == arch::FaultKind::kPermission) {
+    // 3.9.1.2 F_PERMISSION: Success with the rights available, where
+    // requested. The rights come from a read walk at the request's level
+    // without PAN or WXN (13.7.1 grants by the page's permissions; the
+    // response's W and Exe say the rest). It reads what the faulting walk
+    // read (no fill).
+    arch::Arm64Stage1Config s1 = Stage1Of(*c);
+    s1.pan = s1.wxn = false;
+    const arch::WalkResult rw = arch::WalkArm64(mem_, s1, r.va, arch::AccessType{.user = !r.priv},
+                                                WalkOptionsOf(*c, agent_, r.va.value()));
+    if (rw.ok()) {
+      const uint64_t page = rw.t.pa.value() & ~((1ull << rw.t.page_shift) - 1);
+      return AtsGrant(*c, r, arch::PermsIndex(rw.t.perms), page, rw.t.page_shift);
+    }
+  }
+  // 3.9.1.2: translation, access flag and address size faults: Success
+  // with R = W = 0 (the endpoint may then issue a PRI page request).
+  out.code = Code::kNotPresent;
+  return out;
+}
+
+pci::AtsCompletion SmmuV3::AtsGrant(const CfgEntry& c, const TransReq& r, uint32_t perms_index,
+                                    uint64_t page, uint8_t page_shift) const {
+  // 13.7.1: R and W as the page allows at the request's privilege (PAN
+  // does not apply), Exe by UXN/PXN and WXN.
+  pci::AtsCompletion out;
+  const arch::Perms perms = arch::PermsOfIndex(perms_index);
   out.code = pci::AtsCompletion::Code::kSuccess;
-  const arch::Perms perms = arch::PermsOfIndex(t.perms);
-  out.page_shift = t.page_shift();
-  out.pa = PhysAddr(t.page);
+  out.page_shift = page_shift;
+  out.pa = PhysAddr(page);
   out.read = r.priv || perms.user;
   out.write = perms.write && (r.priv || perms.user);
   out.exec = r.priv ? perms.exec_priv : perms.exec_user;
+  if (c.wxn && out.write) out.exec = false;
   out.priv = r.priv;
   return out;
 }

@@ -24,8 +24,35 @@ inline arch::Arm64Stage1Config Stage1Of(const CfgEntry& c) {
                                  .hd = c.hd,
                                  .hpd0 = c.had0,
                                  .hpd1 = c.had1,
-                                 .affd = c.affd};
+                                 .affd = c.affd,
+                                 .tbi0 = c.tbi0,
+                                 .tbi1 = c.tbi1,
+                                 .pan = c.pan,
+                                 .wxn = c.wxn};
 }
+// The request as given: TransReq::tbi_tag put back into VA[63:56].
+inline TransReq AsGiven(const TransReq& r) {
+  TransReq g = r;
+  if (r.tbi_tag) {
+    g.va = VirtAddr((r.va.value() & BitMask(55, 0)) | (uint64_t{*r.tbi_tag} << 56));
+    g.tbi_tag.reset();
+  }
+  return g;
+}
+// The request as `c` translates it (3.4.1): with TBI for the half VA[55]
+// selects, VA[63:56] replaced by copies of VA[55] (and the given ones kept
+// in tbi_tag for the event record); else unchanged.
+inline TransReq WithTbi(const CfgEntry& c, const TransReq& r) {
+  const uint64_t given = r.va.value();
+  const uint64_t va = arch::Arm64EffectiveVa(c.tbi0, c.tbi1, given);
+  TransReq t = r;
+  if (va != given) {
+    t.va = VirtAddr(va);
+    t.tbi_tag = static_cast<uint8_t>(given >> 56);
+  }
+  return t;
+}
+
 // The frame-shadow space of the table the walk of `va` starts from (TTB1
 // for VA[63] = 1; a canonical VA is assumed).
 inline SpaceId SpaceOf(const CfgEntry& c, uint64_t va) {

@@ -44,7 +44,9 @@ FaultReason WalkFaultReason(const arch::WalkResult& w, uint8_t levels) {
         case arch::PermFault::kUser: return FaultReason::kUserToSupervisor;   // SGN.2
         case arch::PermFault::kWrite: return FaultReason::kWriteDenied;       // SGN.6
         case arch::PermFault::kExec: return FaultReason::kExecuteDenied;      // SGN.3
-        case arch::PermFault::kNone: break;
+        case arch::PermFault::kNone:
+        case arch::PermFault::kPan:
+          break;  // (arm64 only)
       }
       return FaultReason::kReadDenied;
     default: return FaultReason::kFsReserved;

@@ -52,11 +52,12 @@ struct DmaResult {
 // succeeded: kTranslated) or terminates (kAborted) it.
 using DmaCompletion = std::function<void(const DmaResult&)>;
 
-// ATS translation completion (PCIe 10.2.3): R/W permissions of the range,
-// or "not present" that tells a PRI-capable endpoint to send a page
-// request, or an unsupported request.
+// ATS translation completion (PCIe 10.2.3): R/W permissions of the range
+// (kSuccess), Success with R = W = 0 (kNotPresent: a PRI-capable endpoint
+// may send a page request), Unsupported Request (kUnsupported) or
+// Completer Abort (kCompleterAbort; PCIe 2.3.1: the completer's error).
 struct AtsCompletion {
-  enum class Code : uint8_t { kSuccess, kNotPresent, kUnsupported };
+  enum class Code : uint8_t { kSuccess, kNotPresent, kUnsupported, kCompleterAbort };
   Code code = Code::kUnsupported;
   PhysAddr pa;            // translated page base, with kSuccess
   uint8_t page_shift = 12;

@@ -233,6 +233,12 @@ struct CfgEntry {
   // From the CD.
   bool epd0 = false, epd1 = false, ha = false, hd = false;
   bool had0 = false, had1 = false, affd = false;
+  bool tbi0 = false, tbi1 = false;  // 3.4.1: VA[63:56] ignored, per half
+  bool pan = false, wxn = false;    // 5.4: checked by the walker
+  // kOkPan | kOkWxn as the CD sets them: index bits of the table of the
+  // rights a TLB entry grants (translate.cc, kOkBitsOf).
+  static constexpr uint8_t kOkPan = 16, kOkWxn = 32;
+  uint8_t ok_controls = 0;
   bool stall = false;   // CD.S (or STALL_MODEL forced)
   bool record = true;   // CD.R
   uint8_t oa_bits = 48; // min(CD.IPS, IDR5.OAS)

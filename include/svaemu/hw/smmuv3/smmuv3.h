@@ -37,8 +37,8 @@
 // PREFETCH_* (accepted, no effect), event merging, memory attributes
 // (CD.IR0/OR0/SH0, MAIR, STE.S1CIR... carried, not interpreted), CD.A = 0
 // RAZ/WI responses (a terminated transaction is always an abort to the
-// endpoint), Stop PASID markers, CD.TBI0/TBI1, WXN and PAN (decoded, not
-// applied; docs/smmuv3.md "Known divergences").
+// endpoint), Stop PASID markers, EPAN, STE.INSTCFG/PRIVCFG overrides,
+// CR2.REC_CFG_ATS.
 //
 // Concurrency: thread-compatible. Translate() does not advance the clock:
 // it returns its modelled latency and adds it to "<unit>.translate.cycles".
@@ -134,6 +134,11 @@ struct TransReq {
   bool write = false;
   bool exec = false;
   bool priv = false;
+  // Set by the model only (callers leave it empty): VA[63:56] as the
+  // request gave them, when the CD's TBI (3.4.1) had `va` translated with
+  // them replaced by copies of VA[55]. Event records report the address
+  // as given (7.3: "TBI does not affect the InputAddr field").
+  std::optional<uint8_t> tbi_tag;
 };
 
 enum class TransStatus : uint8_t { kTranslated, kAborted, kStalled };
@@ -318,6 +323,10 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
                    pci::DmaCompletion* done);
   // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`,
   // `probe`: as AfterWalk.
+  // An ATS Success completion for rights `perms_index` (PermsIndex bits)
+  // of the leaf at `page` (13.7.1).
+  pci::AtsCompletion AtsGrant(const CfgEntry& c, const TransReq& r, uint32_t perms_index,
+                              uint64_t page, uint8_t page_shift) const;
   TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, CacheSet tset,
                        TlbProbe probe, sim::Cycles latency, pci::DmaCompletion* done);
   // TranslateTlbMiss's out-of-line continuations: the L2 walk cache missed

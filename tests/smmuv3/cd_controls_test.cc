@@ -1,0 +1,197 @@
+// The CD's address and permission controls (IHI 0070 5.4: TBI0/TBI1, PAN,
+// WXN; 3.4.1 input range checks with TBI) and the completion codes of ATS
+// Translation Requests (3.9.1.2). Each test changes one field of an entry
+// the driver wrote, invalidates it, and issues requests.
+#include <optional>
+
+#include "gtest/gtest.h"
+#include "smmuv3/one_master_fixture.h"
+
+namespace svaemu::hw::smmuv3 {
+namespace {
+
+constexpr uint64_t kTag = 0x5aull << 56;
+
+class SmmuCdControls : public SmmuOneMasterTest {
+ protected:
+  // One request of kSid/kSsid; the simulation then runs (events drained).
+  TransResult Access(VirtAddr va, bool write = false, bool exec = false, bool priv = false) {
+    const TransResult r = m_->smmu.Translate(TransReq{.sid = StreamId(kSid),
+                                                      .ssv = true,
+                                                      .ssid = kSsid,
+                                                      .va = va,
+                                                      .write = write,
+                                                      .exec = exec,
+                                                      .priv = priv});
+    m_->Run();
+    return r;
+  }
+  const Event& LastEvent() {
+    EXPECT_FALSE(m_->driver->events_seen().empty());
+    return m_->driver->events_seen().back();
+  }
+  size_t Events() { return m_->driver->events_seen().size(); }
+  void TlbiAll() { ASSERT_TRUE(m_->driver->Submit({MakeTlbiNhAll()}).ok()); }
+  pci::AtsCompletion Ats(VirtAddr va, bool write = false) {
+    const pci::AtsCompletion c = m_->smmu.AtsTranslate(pci::DmaRequest{.rid = StreamId(kSid),
+                                                                       .has_pasid = true,
+                                                                       .pasid = Pasid(kSsid),
+                                                                       .addr = va,
+                                                                       .write = write});
+    m_->Run();
+    return c;
+  }
+};
+
+// --- TBI (5.4 CD.TBI0/TBI1, 3.4.1) -----------------------------------------
+
+TEST_F(SmmuCdControls, TaggedAddressIsTranslationFaultWithoutTbi) {
+  Build();
+  const VirtAddr tagged(va_.value() | kTag);
+  EXPECT_EQ(Access(tagged).status, TransStatus::kAborted);
+  EXPECT_EQ(LastEvent().type, EventType::kFTranslation);
+  EXPECT_EQ(LastEvent().input_addr, tagged);
+}
+
+TEST_F(SmmuCdControls, TbiTranslatesTaggedAddressAsItsUntaggedForm) {
+  Build();
+  const PhysAddr pa = Access(va_ + 0x10).pa;
+  SetCd(Cd::kTBI, 0b01);  // TBI0
+  const TransResult t = Access(VirtAddr((va_.value() + 0x18) | kTag));
+  ASSERT_EQ(t.status, TransStatus::kTranslated);
+  EXPECT_EQ(t.pa, pa + 8);
+  // The TLB holds the untagged page: the plain address now hits it.
+  const uint64_t hits = m_->Stat("smmu0.tlb.hits");
+  EXPECT_EQ(Access(va_).status, TransStatus::kTranslated);
+  EXPECT_EQ(m_->Stat("smmu0.tlb.hits"), hits + 1);
+  // TBI1 alone does not cover a TTB0 address.
+  SetCd(Cd::kTBI, 0b10);
+  EXPECT_EQ(Access(VirtAddr(va_.value() | kTag)).status, TransStatus::kAborted);
+}
+
+TEST_F(SmmuCdControls, FaultOfTaggedAddressRecordsTheAddressAsGiven) {
+  Build();
+  SetCd(Cd::kTBI, 0b01);
+  const VirtAddr unmapped(((va_.value() + 64 * kPageSize4K)) | kTag);
+  EXPECT_EQ(Access(unmapped).status, TransStatus::kAborted);
+  EXPECT_EQ(LastEvent().type, EventType::kFTranslation);
+  EXPECT_EQ(LastEvent().input_addr, unmapped) << "7.3: TBI does not affect InputAddr";
+  // VA[55:48] must still be a sign extension (only [63:56] are ignored).
+  EXPECT_EQ(Access(VirtAddr(va_.value() | kTag | (1ull << 50))).status, TransStatus::kAborted);
+}
+
+TEST_F(SmmuCdControls, TlbiWithTaggedAddressInvalidatesTheUntaggedEntry) {
+  Build();
+  SetCd(Cd::kTBI, 0b01);
+  ASSERT_EQ(Access(VirtAddr(va_.value() | kTag)).status, TransStatus::kTranslated);
+  const uint64_t invalidated = m_->Stat("smmu0.tlb.invalidations");
+  ASSERT_TRUE(m_->driver->Submit({MakeTlbiNhVa(Asid(9), VirtAddr(va_.value() | kTag), true)}).ok());
+  EXPECT_EQ(m_->Stat("smmu0.tlb.invalidations"), invalidated + 1) << "4.4.2: TBI applied";
+}
+
+// --- PAN and WXN (5.4) -------------------------------------------------------
+
+TEST_F(SmmuCdControls, PanFaultsPrivilegedDataAccessToUserPagesEvenAfterATlbFill) {
+  Build();
+  EXPECT_EQ(Access(va_, false, false, /*priv=*/true).status, TransStatus::kTranslated);
+  SetCd(Cd::kPAN, 1);
+  TlbiAll();  // (the CD's translations may be cached with the old controls)
+  // An unprivileged access fills the TLB; the privileged one must not hit.
+  EXPECT_EQ(Access(va_).status, TransStatus::kTranslated);
+  EXPECT_EQ(Access(va_, false, false, /*priv=*/true).status, TransStatus::kAborted);
+  EXPECT_EQ(LastEvent().type, EventType::kFPermission);
+  EXPECT_TRUE(LastEvent().pnu);
+  EXPECT_EQ(Access(va_, /*write=*/true, false, /*priv=*/true).status, TransStatus::kAborted);
+  EXPECT_EQ(Access(va_, /*write=*/true).status, TransStatus::kTranslated);
+}
+
+TEST_F(SmmuCdControls, WxnMakesWritablePagesExecuteNever) {
+  Build();
+  const VirtAddr rwx =
+      *mm_->Mmap(kPageSize4K, kernel::kProtRead | kernel::kProtWrite | kernel::kProtExec, true);
+  const VirtAddr rx = *mm_->Mmap(kPageSize4K, kernel::kProtRead | kernel::kProtExec, true);
+  EXPECT_EQ(Access(rwx, false, /*exec=*/true).status, TransStatus::kTranslated);
+  SetCd(Cd::kWXN, 1);
+  TlbiAll();
+  EXPECT_EQ(Access(rwx, false, /*exec=*/true).status, TransStatus::kAborted);
+  EXPECT_EQ(LastEvent().type, EventType::kFPermission);
+  EXPECT_TRUE(LastEvent().ind);
+  EXPECT_EQ(Access(rx, false, /*exec=*/true).status, TransStatus::kTranslated);
+  EXPECT_EQ(Access(rwx, /*write=*/true).status, TransStatus::kTranslated);
+  EXPECT_EQ(Access(rwx).status, TransStatus::kTranslated);
+}
+
+// --- ATS Translation Requests (3.9.1.2) --------------------------------------
+
+TEST_F(SmmuCdControls, AtsToInvalidSteIsCompleterAbortWithoutEvent) {
+  Build();
+  SetSte(Ste::kEATS, Ste::kEATSTrans);
+  ASSERT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kSuccess);
+  SetSte(Ste::kV, 0);
+  const size_t before = Events();
+  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kCompleterAbort);
+  EXPECT_EQ(Events(), before) << "5.2 STE.V: no event";
+}
+
+TEST_F(SmmuCdControls, AtsToIllegalCdIsCompleterAbortWithoutEvent) {
+  Build();
+  SetSte(Ste::kEATS, Ste::kEATSTrans);
+  SetCd(Cd::kA, 0);  // ILLEGAL with TERM_MODEL == 1
+  const size_t before = Events();
+  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kCompleterAbort);
+  EXPECT_EQ(Events(), before);
+}
+
+TEST_F(SmmuCdControls, AtsToAbortSteIsUnsupportedWithoutEvent) {
+  Build();
+  SetSte(Ste::kEATS, Ste::kEATSTrans);
+  SetSte(Ste::kConfig, Ste::kConfigAbort);
+  const size_t before = Events();
+  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kUnsupported);
+  EXPECT_EQ(Events(), before);
+}
+
+TEST_F(SmmuCdControls, AtsWithSmmuDisabledIsUnsupportedAndBadAtsTreq) {
+  Build();
+  SetSte(Ste::kEATS, Ste::kEATSTrans);
+  const size_t before = Events();
+  m_->smmu.MmioWrite(kCr0, 1u << cr0::kEvtqen.lo, 4);  // SMMUEN = 0, EVTQ on
+  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kUnsupported);
+  ASSERT_GT(Events(), before);
+  EXPECT_EQ(LastEvent().type, EventType::kFBadAtsTreq);
+}
+
+TEST_F(SmmuCdControls, AtsPermissionFaultGrantsTheRightsThePageHas) {
+  Build();
+  SetSte(Ste::kEATS, Ste::kEATSTrans);
+  const VirtAddr ro = *mm_->Mmap(kPageSize4K, kernel::kProtRead, true);
+  const size_t before = Events();
+  const pci::AtsCompletion c = Ats(ro, /*write=*/true);
+  EXPECT_EQ(c.code, pci::AtsCompletion::Code::kSuccess);
+  EXPECT_TRUE(c.read);
+  EXPECT_FALSE(c.write);
+  EXPECT_EQ(c.pa, mm_->Lookup(ro)->pa);
+  EXPECT_EQ(Events(), before) << "3.9.1: no fault event for ATS";
+  // A translation fault: Success with R = W = 0.
+  EXPECT_EQ(Ats(ro + 64 * kPageSize4K).code, pci::AtsCompletion::Code::kNotPresent);
+}
+
+TEST_F(SmmuCdControls, AtsIgnoresPanAndAppliesTbi) {
+  Build();
+  SetSte(Ste::kEATS, Ste::kEATSTrans);
+  SetCd(Cd::kPAN, 1);
+  SetCd(Cd::kTBI, 0b01);
+  const pci::AtsCompletion c =
+      m_->smmu.AtsTranslate(pci::DmaRequest{.rid = StreamId(kSid),
+                                            .has_pasid = true,
+                                            .pasid = Pasid(kSsid),
+                                            .addr = VirtAddr(va_.value() | kTag),
+                                            .priv = true});
+  EXPECT_EQ(c.code, pci::AtsCompletion::Code::kSuccess);
+  EXPECT_TRUE(c.read);
+  EXPECT_TRUE(c.write);
+  EXPECT_EQ(c.pa, mm_->Lookup(va_)->pa);
+}
+
+}  // namespace
+}  // namespace svaemu::hw::smmuv3
