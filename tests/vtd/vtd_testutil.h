@@ -86,15 +86,17 @@ struct VtdMachine {
 };
 
 // A machine with one populated read/write page va_ in an mm bound to
-// (kSid, kPasid), translated once.
+// (kSid, kPasid), translated once. A subclass may set attach_ in its
+// constructor (e.g. .ats = true).
 class BoundPageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     mm_ = &m_.NewMm();
     va_ = *mm_->Mmap(4096, kernel::kProtRead | kernel::kProtWrite, true);
-    m_.Bind(*mm_);
+    m_.Bind(*mm_, {}, attach_);
     ASSERT_TRUE(m_.Dma(va_.value()).ok);
   }
+  kernel::vtd::AttachOptions attach_;
   VtdMachine m_;
   kernel::Mm* mm_ = nullptr;
   VirtAddr va_;

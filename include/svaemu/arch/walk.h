@@ -164,6 +164,8 @@ struct WalkOptions {
   bool set_dirty = true;      // x86 only: set D in the leaf on a write
   bool write_protect = true;  // x86 CR0.WP / VT-d WPE
   bool nxe = true;            // x86 EFER.NXE (false: XD is a reserved bit)
+  bool pages_1g = true;       // x86 1-GByte pages (CPUID Page1GB, VT-d
+                              // CAP.FL1GP); false: PS in a PDPE is reserved
   unsigned max_phys_bits = 52;  // x86 MAXPHYADDR; arm64 OA size is
                                 // min(48, max_phys_bits)
 };

@@ -141,7 +141,8 @@ class X86Format {
         nxe_(opts.nxe),
         write_protect_(opts.write_protect),
         set_accessed_(opts.set_accessed),
-        set_dirty_(opts.set_dirty) {
+        set_dirty_(opts.set_dirty),
+        pages_1g_(opts.pages_1g) {
     const unsigned m =
         opts.max_phys_bits < 32 ? 32
                                 : (opts.max_phys_bits > 52 ? 52
@@ -308,8 +309,9 @@ class X86Format {
     uint64_t rsvd = rsvd_;
     bool leaf = level == 1;
     if (level >= 2 && Bit(e, X86Entry::kPs)) {
-      if (level >= 4) {
-        // SDM Table 4-15/4-16: PS must be 0 in a PML5E and a PML4E.
+      if (level >= 4 || (level == 3 && !pages_1g_)) {
+        // SDM Table 4-15/4-16: PS must be 0 in a PML5E and a PML4E; and in
+        // a PDPE without 1-GByte pages (SDM 4.5.4; VT-d CAP.FL1GP = 0).
         return BitStep{.kind = StepKind::kFault,
                        .fault = FaultKind::kReservedBit};
       }
@@ -334,6 +336,7 @@ class X86Format {
   bool write_protect_;
   bool set_accessed_;
   bool set_dirty_;
+  bool pages_1g_;
   uint64_t addr_mask_ = 0;
   uint64_t rsvd_ = 0;
   uint64_t xd_ = 0;  // XD when EFER.NXE=1, else 0 (XD is then reserved)

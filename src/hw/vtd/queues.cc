@@ -189,7 +189,7 @@ void Vtd::ExecuteDescriptor(const RawDesc& d, bool* error, bool* stall) {
     }
     case static_cast<uint8_t>(DescType::kPageGroupResponse): {
       PageGroupResponseDesc r;
-      if (!config_.page_requests) return bad(Iqercd::kInvalidType);
+      if (!PageRequests(config_)) return bad(Iqercd::kInvalidType);
       if (!PageGroupResponseDesc::Decode(d, &r)) return bad(Iqercd::kReservedField);
       auto it = endpoints_.find(r.rid);
       page_responses_->Inc();
@@ -253,14 +253,22 @@ void Vtd::SendPageRequest(const pci::PageRequest& pr) {
   d.lpig = pr.last;
   d.prgi = pr.prgi & 0x1ff;
   d.addr = pr.addr.value() & BitMask(63, 12);
-  if (!config_.page_requests || !te()) {
+  if (!PageRequests(config_) || !te()) {
     AutoRespond(d, PageGroupResponseDesc::kInvalidRequest);
     return;
   }
   uint32_t cycles = 0;
   bool fpd = false;
   FaultReason fr = FaultReason::kNone;
-  const ContextData* ctx = FetchContext(d.rid, &cycles, &fr, &fpd);
+  // RTA.3: page requests need the scalable-mode root table (0x32 with TTM
+  // = 00; 0x30 for the modes the model does not support).
+  const uint64_t ttm = ActiveTtm();
+  if (ttm != Rtaddr::kTtmScalable) {
+    fr = ttm == Rtaddr::kTtmLegacy ? FaultReason::kTtmLegacyPageRequest
+                                   : FaultReason::kSmInvalidRootTable;
+  }
+  const ContextData* ctx =
+      fr == FaultReason::kNone ? FetchContext(d.rid, &cycles, &fr, &fpd) : nullptr;
   if (ctx != nullptr && !ctx->ce.pre) fr = FaultReason::kContextPreClear;              // SCT.8
   if (ctx != nullptr && pr.has_pasid && !ctx->ce.paside) fr = FaultReason::kContextPasidDisabled;
   if (fr != FaultReason::kNone) {

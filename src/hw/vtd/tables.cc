@@ -6,6 +6,10 @@ const char* FaultReasonName(FaultReason r) {
   switch (r) {
     case FaultReason::kNone: return "none";
     case FaultReason::kSmInvalidRootTable: return "invalid root table / TTM";
+    case FaultReason::kTtmLegacyPasid:
+      return "TTM 00 for request with PASID";
+    case FaultReason::kTtmLegacyPageRequest:
+      return "TTM 00 for page request";
     case FaultReason::kRootAccessError: return "root entry access error";
     case FaultReason::kRootNotPresent: return "root entry not present";
     case FaultReason::kRootReserved: return "root entry reserved bit";
@@ -17,6 +21,8 @@ const char* FaultReasonName(FaultReason r) {
     case FaultReason::kContextPasidDisabled: return "context entry PASIDE clear";
     case FaultReason::kPasidTooLarge: return "PASID beyond PDTS";
     case FaultReason::kContextPreClear: return "context entry PRE clear";
+    case FaultReason::kRidPasidError:
+      return "context entry RID_PASID error";
     case FaultReason::kPasidDirAccessError: return "PASID directory access error";
     case FaultReason::kPasidDirNotPresent: return "PASID directory entry not present";
     case FaultReason::kPasidDirReserved: return "PASID directory reserved bit";

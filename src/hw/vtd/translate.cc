@@ -12,6 +12,12 @@
 namespace svaemu::hw::vtd {
 namespace {
 
+// 3.15: the interrupt address range, 0xFEE0_0000-0xFEEF_FFFF.
+constexpr uint64_t kInterruptBase = 0xfee00000, kInterruptEnd = 0xfef00000;
+constexpr bool InInterruptRange(uint64_t addr) {
+  return addr >= kInterruptBase && addr < kInterruptEnd;
+}
+
 // Records the entries a walk reads, so the paging-structure caches can be
 // filled with the non-leaf ones (6.2.4.2): by level, since a walk reads one
 // entry per level from its start down. A restarted walk (A/D race) starts
@@ -144,7 +150,8 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   const uint32_t pasid = has_pasid ? pasid_in : ce.rid_pasid;
   if (has_pasid && !ce.paside) { *fault = FaultReason::kContextPasidDisabled; return nullptr; }
   if ((pasid >> 6) >= ce.dir_entries() || (pasid >> config_.pasid_bits) != 0) {
-    *fault = FaultReason::kPasidTooLarge;
+    // SCT.7 for a request's PASID, SCT.9 for the context's RID_PASID.
+    *fault = has_pasid ? FaultReason::kPasidTooLarge : FaultReason::kRidPasidError;
     return nullptr;
   }
   mem::Access a;
@@ -208,6 +215,7 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   arch::WalkOptions opts;
   opts.write_protect = pe.wpe;  // 3.6.1 WPE
   opts.nxe = true;              // first-stage XD always applies
+  opts.pages_1g = config_.one_gig_pages;  // CAP.FL1GP: else PS in a PDPE is reserved
   opts.max_phys_bits = config_.haw;
   d.walker = arch::MakeX86Walker({.levels = d.levels}, opts);
   return pasid_cache_.Insert(tag, 0, d);
@@ -237,12 +245,23 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
     res.writable = true;
     return res;
   }
+  // 3.15: requests without PASID to the interrupt address range are
+  // interrupt requests, not subject to DMA remapping. Interrupt delivery
+  // is not modelled (ECAP.IR = 0): the request is not translated, nothing
+  // is recorded, and it is counted.
+  if (!req.has_pasid && InInterruptRange(req.addr)) [[unlikely]] {
+    interrupt_requests_->Inc();
+    return res;
+  }
   const uint64_t ttm = ActiveTtm();
-  if (ttm == Rtaddr::kTtmAbortDma)
-    return Fault(req, FaultReason::kSmInvalidRootTable, true, 0, false);
-  if (ttm != Rtaddr::kTtmScalable) {
-    // Legacy mode is not modelled: such requests fault.
-    return Fault(req, FaultReason::kSmInvalidRootTable, false, 0, !ats);
+  if (ttm != Rtaddr::kTtmScalable) [[unlikely]] {
+    // RTA.2: legacy mode and a request with PASID (0x31). Legacy-mode
+    // translation is not modelled: a request without PASID faults as RTA.1
+    // (0x30), as does abort-DMA mode (ECAP.ADMS = 0) and the reserved 11.
+    const bool legacy_pasid = ttm == Rtaddr::kTtmLegacy && req.has_pasid;
+    return Fault(req,
+                 legacy_pasid ? FaultReason::kTtmLegacyPasid : FaultReason::kSmInvalidRootTable,
+                 false, 0, true);
   }
   uint32_t cycles = 0;
   bool fpd = false;
@@ -360,17 +379,16 @@ struct Vtd::PscStart {
 }
 
 // 3.15 / SGN.8: a translation whose output lies in the interrupt address
-// range 0xFEE0_0000-0xFEEF_FFFF is blocked (fault 0x87). A leaf that only
-// overlaps the range translates the rest of its pages, uncached, so the
-// IOTLB never holds a translation into the range.
-constexpr uint64_t kInterruptBase = 0xfee00000, kInterruptEnd = 0xfef00000;
+// range is blocked (fault 0x87). A leaf that only overlaps the range
+// translates the rest of its pages, uncached, so the IOTLB never holds a
+// translation into the range.
 constexpr bool OverlapsInterruptRange(uint64_t page, unsigned shift) {
   return page < kInterruptEnd && page + (1ull << shift) > kInterruptBase;
 }
 
 VtdResult Vtd::InterruptRangeLeaf(const VtdRequest& r, bool fpd, uint64_t pa, bool writable,
                                   uint32_t cycles, bool record) {
-  if (pa >= kInterruptBase && pa < kInterruptEnd) {
+  if (InInterruptRange(pa)) {
     return Fault(r, FaultReason::kInterruptRange, fpd, cycles, record);
   }
   VtdResult res;
@@ -521,13 +539,17 @@ VtdResult Vtd::FirstStage(const VtdRequest& req, PasidData& pc, uint32_t cycles,
   if (!r.has_pasid) r.priv = pc.rid_priv;  // 9.4 RID_PRIV
   // 3.6.1 / 9.6: supervisor requests need SRE; execute requests need ERE.
   if (r.priv && (pc.deny & kNeedPriv))
-    return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, true);
+    return Fault(req, FaultReason::kPasidSreClear, fpd, cycles, !ats);
   if (r.exec && (pc.deny & kNeedExec))
-    return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, true);
+    return Fault(req, FaultReason::kPasidEreClear, fpd, cycles, !ats);
   if (pc.pgtt == static_cast<uint8_t>(Pgtt::kPassThrough)) {
     // 3.9: pass-through, address beyond HAW faults.
     if ((r.addr >> config_.haw) != 0)
       return Fault(req, FaultReason::kBeyondMgaw, fpd, cycles, !ats);
+    // 3.15: a request with PASID through pass-through whose address (so
+    // its output) lies in the interrupt range is blocked (SGN.8).
+    if (InInterruptRange(r.addr)) [[unlikely]]
+      return Fault(req, FaultReason::kInterruptRange, fpd, cycles, !ats);
     res.ok = true;
     res.pa = PhysAddr(r.addr);
     res.writable = true;
@@ -606,30 +628,105 @@ pci::DmaResult Vtd::Translate(const pci::DmaRequest& req, pci::DmaCompletion) {
   return out;
 }
 
-// 4.2.3 / 5.x: ATS translation requests. First-stage not-present and
-// permission faults return R=W=0 (the endpoint may then use PRI);
-// configuration faults are logged and answered Unsupported Request.
+namespace {
+
+// The completion of a translation request that ends in fault `fr`
+// (docs/vtd.md, "ATS completions"): Success with R = W = 0 for what a
+// page walk finds (not present, reserved bits, non-canonical, beyond the
+// address width, a right the page or PASID entry does not give); Unsupported
+// Request for a request the configuration does not admit (an entry not
+// present, DTE, PASIDE or PASID range, the interrupt range); Completer
+// Abort for hardware and programming errors (access errors, reserved bits
+// and invalid values in root, context and PASID entries, the root table
+// mode, a failed A/D update).
+pci::AtsCompletion::Code AtsCodeFor(FaultReason fr) {
+  using Code = pci::AtsCompletion::Code;
+  switch (fr) {
+    case FaultReason::kFsNotPresent:
+    case FaultReason::kFsReserved:
+    case FaultReason::kNonCanonical:
+    case FaultReason::kUserToSupervisor:
+    case FaultReason::kExecuteDenied:
+    case FaultReason::kBeyondMgaw:
+    case FaultReason::kWriteDenied:
+    case FaultReason::kReadDenied:
+    case FaultReason::kPasidEreClear:
+    case FaultReason::kPasidSreClear:
+      return Code::kNotPresent;
+    case FaultReason::kNone:  // not remapped: an interrupt request (3.15)
+    case FaultReason::kRootNotPresent:
+    case FaultReason::kContextNotPresent:
+    case FaultReason::kContextDteClear:
+    case FaultReason::kContextPasidDisabled:
+    case FaultReason::kPasidTooLarge:
+    case FaultReason::kContextPreClear:
+    case FaultReason::kPasidDirNotPresent:
+    case FaultReason::kPasidNotPresent:
+    case FaultReason::kInterruptRange:
+      return Code::kUnsupported;
+    case FaultReason::kSmInvalidRootTable:
+    case FaultReason::kTtmLegacyPasid:
+    case FaultReason::kTtmLegacyPageRequest:
+    case FaultReason::kRootAccessError:
+    case FaultReason::kRootReserved:
+    case FaultReason::kContextAccessError:
+    case FaultReason::kContextReserved:
+    case FaultReason::kContextInvalid:
+    case FaultReason::kRidPasidError:
+    case FaultReason::kPasidDirAccessError:
+    case FaultReason::kPasidDirReserved:
+    case FaultReason::kPasidAccessError:
+    case FaultReason::kPasidReserved:
+    case FaultReason::kPasidInvalid:
+    case FaultReason::kFsAccessError:
+    case FaultReason::kFsRootAccessError:
+    case FaultReason::kFsAdUpdateFailed:
+      return Code::kCompleterAbort;
+  }
+  return Code::kCompleterAbort;
+}
+
+}  // namespace
+
+// 4.2.3: ATS translation requests. A first-stage fault is answered in the
+// completion, not recorded; configuration faults are recorded (FPD
+// permitting) and answered UR or CA (AtsCodeFor). A right the page does not
+// give (SGN.6 write, SGN.3 or SPT.5 execute) is not a failure: the
+// completion grants the rights there are (R = 1, W = 0 for a read-only
+// page), found by the request again without that right.
 pci::AtsCompletion Vtd::AtsTranslate(const pci::DmaRequest& req) {
   pci::AtsCompletion c;
   if (!config_.device_tlb) return c;
-  const VtdRequest vr{.sid = static_cast<uint16_t>(req.rid.value()), .has_pasid = req.has_pasid,
-                      .pasid = req.pasid.value(), .addr = req.addr.value(), .write = req.write,
-                      .exec = req.exec, .priv = req.priv};
-  const VtdResult r = TranslateSlow(vr, /*ats=*/true);
-  if (r.ok) {
-    c.code = pci::AtsCompletion::Code::kSuccess;
-    c.pa = PhysAddr(r.pa.value() & ~((1ull << r.page_shift) - 1));
-    c.page_shift = r.page_shift;
-    c.read = true;
-    c.write = r.writable;
-    c.exec = req.exec;
-    c.priv = req.priv;
+  VtdRequest vr{.sid = static_cast<uint16_t>(req.rid.value()),
+                .has_pasid = req.has_pasid,
+                .pasid = req.pasid.value(),
+                .addr = req.addr.value(),
+                .write = req.write,
+                .exec = req.exec,
+                .priv = req.priv};
+  VtdResult r = TranslateSlow(vr, /*ats=*/true);
+  for (int retry = 0; retry < 2 && !r.ok; ++retry) {
+    if (vr.write && r.fault == FaultReason::kWriteDenied) {
+      vr.write = false;
+    } else if (vr.exec &&
+               (r.fault == FaultReason::kExecuteDenied || r.fault == FaultReason::kPasidEreClear)) {
+      vr.exec = false;
+    } else {
+      break;
+    }
+    r = TranslateSlow(vr, /*ats=*/true);
+  }
+  c.priv = req.priv;
+  if (!r.ok) {
+    c.code = AtsCodeFor(r.fault);
     return c;
   }
-  const uint8_t fr = static_cast<uint8_t>(r.fault);
-  if (fr >= 0x70) {
-    c.code = pci::AtsCompletion::Code::kNotPresent;
-  }
+  c.code = pci::AtsCompletion::Code::kSuccess;
+  c.pa = PhysAddr(r.pa.value() & ~((1ull << r.page_shift) - 1));
+  c.page_shift = r.page_shift;
+  c.read = true;
+  c.write = r.writable;
+  c.exec = vr.exec;
   return c;
 }
 

@@ -36,14 +36,14 @@ uint64_t EcapValue(const VtdConfig& c) {
   v = SetBit(v, Ecap::kDt, c.device_tlb);               // device-TLB (ATS)
   v = SetBit(v, Ecap::kPt, c.pass_through);             // pass-through
   v = SetBits(v, Ecap::kIroHi, Ecap::kIroLo, kIvaReg / 16);
-  v = SetBits(v, Ecap::kMhmvHi, Ecap::kMhmvLo, 0xf);
-  v = SetBit(v, Ecap::kPrs, c.page_requests);           // page requests
+  // MHMV (handle mask) is valid only with interrupt remapping (IR = 0).
+  v = SetBit(v, Ecap::kPrs, PageRequests(c));           // page requests (need DT)
   v = SetBit(v, Ecap::kErs, c.execute_requests);        // execute requests
   v = SetBit(v, Ecap::kSrs, c.supervisor_requests);     // supervisor requests
   v = SetBit(v, Ecap::kNwfs, c.nwfs);
   v = SetBits(v, Ecap::kPssHi, Ecap::kPssLo, c.pasid_bits - 1);
   v = SetBit(v, Ecap::kPasid, true);
-  v = SetBit(v, Ecap::kPds, c.page_requests);           // page-request drain
+  v = SetBit(v, Ecap::kPds, PageRequests(c));           // page-request drain
   v = SetBit(v, Ecap::kSmts, true);                     // scalable mode
   v = SetBit(v, Ecap::kFlts, true);                     // first-stage
   v = SetBit(v, Ecap::kSmpwcs, true);                   // walks (and A/D writes) coherent
@@ -198,6 +198,9 @@ absl::Status Vtd::Init() {
       st.Register(prefix_ + ".prq.lost", "page requests dropped on overflow", "requests");
   page_responses_ =
       st.Register(prefix_ + ".prq.responses", "page group responses sent", "responses");
+  interrupt_requests_ =
+      st.Register(prefix_ + ".interrupt_requests",
+                  "requests without PASID to the interrupt range (3.15)", "requests");
   fast_cycles_ = static_cast<uint32_t>(2 * sim_.cost().cache_lookup);
   return absl::OkStatus();
 }

@@ -100,6 +100,7 @@ struct Ecap {
   static constexpr unsigned kFlts = 47;
   static constexpr unsigned kSmpwcs = 48;  // scalable-mode page-walk coherency
   static constexpr unsigned kRps = 49;     // context-entry RID_PASID honoured
+  static constexpr unsigned kAdms = 52;    // abort-DMA mode (not supported: 0)
   static constexpr unsigned kRprivs = 53;  // context-entry RID_PRIV honoured
 };
 

@@ -33,7 +33,9 @@ namespace svaemu::hw::vtd {
 // Reasons", and 7.1.3). Names follow the spec's condition codes.
 enum class FaultReason : uint8_t {
   kNone = 0x00,
-  kSmInvalidRootTable = 0x30,    // RTADDR.TTM invalid / legacy mode (SRTA)
+  kSmInvalidRootTable = 0x30,    // RTA.1: TTM reserved or not supported
+  kTtmLegacyPasid = 0x31,        // RTA.2: TTM = 00 and a request with PASID
+  kTtmLegacyPageRequest = 0x32,  // RTA.3: TTM = 00 and a page request
   kRootAccessError = 0x38,       // SCT? SRTA.1: root entry read error
   kRootNotPresent = 0x39,        // root entry LP/UP clear
   kRootReserved = 0x3a,          // root entry reserved bit set
@@ -45,6 +47,7 @@ enum class FaultReason : uint8_t {
   kContextPasidDisabled = 0x45,  // SCT.6: request with PASID, PASIDE=0
   kPasidTooLarge = 0x46,         // SCT.7: PASID beyond PDTS
   kContextPreClear = 0x47,       // SCT.8: page request, PRE=0
+  kRidPasidError = 0x48,         // SCT.9: RID_PASID beyond PDTS (no PASID)
   kPasidDirAccessError = 0x50,   // SPD.1
   kPasidDirNotPresent = 0x51,    // SPD.2
   kPasidDirReserved = 0x52,      // SPD.3

@@ -23,9 +23,11 @@
 //     auto-response;
 //   - interrupt outputs: fault event, invalidation completion, page request.
 //
-// Not modelled (absent from CAP/ECAP): legacy (non-scalable) mode, second
-// stage and nested translation (ECAP.SLTS=NEST=0; PGTT 2/3 fault as
-// invalid), interrupt remapping and posted interrupts, caching mode (CM=0),
+// Not modelled (absent from CAP/ECAP): legacy (non-scalable) mode (TTM = 00
+// faults 0x30-0x32) and abort-DMA mode (ADMS = 0), second stage and nested
+// translation (ECAP.SLTS=NEST=0; PGTT 2/3 fault as invalid), interrupt
+// remapping and posted interrupts (IR = 0; requests without PASID to the
+// interrupt range are counted, not delivered), caching mode (CM=0),
 // advanced fault logging, protected memory regions, extended accessed flag
 // (EAFS=0: EAFE is reserved), snoop/memory-type control (PWSNP/PGSNP are
 // carried, not interpreted), the VT-d SMEP-like supervisor-execute rule,
@@ -75,7 +77,7 @@ struct VtdConfig {
   bool one_gig_pages = true;    // CAP.FL1GP
   uint8_t pasid_bits = 20;      // ECAP.PSS + 1
   bool device_tlb = true;       // ECAP.DT (ATS)
-  bool page_requests = true;    // ECAP.PRS
+  bool page_requests = true;    // ECAP.PRS (with device_tlb: PageRequests())
   bool supervisor_requests = true;  // ECAP.SRS
   bool execute_requests = true;     // ECAP.ERS
   bool nwfs = false;            // ECAP.NWFS
@@ -111,6 +113,12 @@ struct VtdConfig {
   uint64_t dev_tlb_timeout = 100'000;   // no answer by then: ITE
   uint64_t seed = 1;                    // random replacement
 };
+
+// Whether `c` supports page requests: ECAP.PRS (and PDS) are advertised
+// only with the device TLB, since a page request comes from an ATS
+// endpoint (PCIe PRI needs ATS); without DT they read 0 and page requests
+// are answered as by hardware without PRS.
+constexpr bool PageRequests(const VtdConfig& c) { return c.page_requests && c.device_tlb; }
 
 // A request as the remapping hardware sees it (3.4).
 struct VtdRequest {
@@ -376,6 +384,7 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   sim::Counter* descriptors_ = nullptr;
   sim::Counter* page_requests_ = nullptr;
   sim::Counter* page_requests_lost_ = nullptr;
+  sim::Counter* interrupt_requests_ = nullptr;  // 3.15, not remapped
   sim::Counter* page_responses_ = nullptr;
 
   // The cost model's figures the translate path charges (fixed for the
