@@ -26,9 +26,10 @@ class SmmuCdControls : public SmmuOneMasterTest {
     m_->Run();
     return r;
   }
-  const Event& LastEvent() {
-    EXPECT_FALSE(m_->driver->events_seen().empty());
-    return m_->driver->events_seen().back();
+  Event LastEvent() {
+    const auto& seen = m_->driver->events_seen();
+    EXPECT_FALSE(seen.empty());
+    return seen.empty() ? Event{} : seen.back();
   }
   size_t Events() { return m_->driver->events_seen().size(); }
   void TlbiAll() { ASSERT_TRUE(m_->driver->Submit({MakeTlbiNhAll()}).ok()); }
@@ -119,6 +120,8 @@ TEST_F(SmmuCdControls, WxnMakesWritablePagesExecuteNever) {
   EXPECT_EQ(Access(rx, false, /*exec=*/true).status, TransStatus::kTranslated);
   EXPECT_EQ(Access(rwx, /*write=*/true).status, TransStatus::kTranslated);
   EXPECT_EQ(Access(rwx).status, TransStatus::kTranslated);
+  // The TLB entry those filled must not grant the instruction read.
+  EXPECT_EQ(Access(rwx, false, /*exec=*/true).status, TransStatus::kAborted);
 }
 
 // --- ATS Translation Requests (3.9.1.2) --------------------------------------

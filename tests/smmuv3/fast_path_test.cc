@@ -5,8 +5,9 @@
 // stream: user pages of two processes (two ASIDs), a hand-built table with
 // 2 MiB blocks, pages without AF (HA sets it), writable-clean pages (HD
 // marks them dirty), read-only, privileged-only and never-executable pages,
-// kernel addresses (EPD1 = 1), a substream with no CD, and TLBI_NH_VA (leaf
-// and not), TLBI_NH_ASID and an munmap in between. Small caches make every
+// kernel addresses (EPD1 = 1), a substream with no CD, a CD with PAN, WXN
+// and TBI0 (tagged addresses, privileged and executing requests), and
+// TLBI_NH_VA (leaf and not), TLBI_NH_ASID and an munmap in between. Small caches make every
 // array evict. Every result (status, address, latency, writability), every
 // smmu0 statistic, the events the driver read and the memory the walks
 // updated must be the same.
@@ -73,6 +74,15 @@ struct Twin {
     EXPECT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsidA, a.pgd(), Asid(1)).ok());
     EXPECT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsidB, b.pgd(), Asid(2)).ok());
     EXPECT_TRUE(m.driver->WriteSvaCd(StreamId(kSid), kSsidHand, hand->root(), Asid(3)).ok());
+    // The hand-built table's CD also has PAN, WXN and TBI0 (5.4): its
+    // requests come privileged or not, executing or not, tagged or not.
+    Cd cd = *m.driver->ReadCd(StreamId(kSid), kSsidHand);
+    cd.Set(Cd::kPAN, 1);
+    cd.Set(Cd::kWXN, 1);
+    cd.Set(Cd::kTBI, 0b01);
+    const PhysAddr cd_pa = *m.driver->CdAddressOf(StreamId(kSid), kSsidHand);
+    for (int i = 0; i < 8; ++i) m.mem.Write64(cd_pa + 8ull * i, cd.dw[i], mem::Access::Cpu());
+    EXPECT_TRUE(m.driver->Submit({MakeCfgiCd(StreamId(kSid), kSsidHand, true)}).ok());
   }
   static constexpr uint64_t kBlockVa = 0x4000'0000;
   static constexpr uint64_t kPagesVa = 0x8000'0000;
@@ -126,6 +136,7 @@ TEST(SmmuV3FastPath, SameResultsEventsAndCountersAsTheGeneralPath) {
       ssid = kSsidHand;
     } else if (pick < 86) {
       va = Twin::kPagesVa + kPageSize4K * rng.Uniform(32);
+      if (rng.Uniform(4) == 0) va |= rng.Uniform(256) << 56;  // a tag (TBI0)
       ssid = kSsidHand;
       priv = rng.Uniform(2) == 0;
     } else if (pick < 90) {
