@@ -42,6 +42,13 @@ class SmmuCdControls : public SmmuOneMasterTest {
     m_->Run();
     return c;
   }
+  // One ATS request for va_ that must record no event: its completion code.
+  pci::AtsCompletion::Code AtsCodeWithoutEvent() {
+    const size_t before = Events();
+    const pci::AtsCompletion::Code code = Ats(va_).code;
+    EXPECT_EQ(Events(), before) << "no event";
+    return code;
+  }
 };
 
 // --- TBI (5.4 CD.TBI0/TBI1, 3.4.1) -----------------------------------------
@@ -131,27 +138,21 @@ TEST_F(SmmuCdControls, AtsToInvalidSteIsCompleterAbortWithoutEvent) {
   SetSte(Ste::kEATS, Ste::kEATSTrans);
   ASSERT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kSuccess);
   SetSte(Ste::kV, 0);
-  const size_t before = Events();
-  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kCompleterAbort);
-  EXPECT_EQ(Events(), before) << "5.2 STE.V: no event";
+  EXPECT_EQ(AtsCodeWithoutEvent(), pci::AtsCompletion::Code::kCompleterAbort);  // 5.2 STE.V
 }
 
 TEST_F(SmmuCdControls, AtsToIllegalCdIsCompleterAbortWithoutEvent) {
   Build();
   SetSte(Ste::kEATS, Ste::kEATSTrans);
   SetCd(Cd::kA, 0);  // ILLEGAL with TERM_MODEL == 1
-  const size_t before = Events();
-  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kCompleterAbort);
-  EXPECT_EQ(Events(), before);
+  EXPECT_EQ(AtsCodeWithoutEvent(), pci::AtsCompletion::Code::kCompleterAbort);
 }
 
 TEST_F(SmmuCdControls, AtsToAbortSteIsUnsupportedWithoutEvent) {
   Build();
   SetSte(Ste::kEATS, Ste::kEATSTrans);
   SetSte(Ste::kConfig, Ste::kConfigAbort);
-  const size_t before = Events();
-  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kUnsupported);
-  EXPECT_EQ(Events(), before);
+  EXPECT_EQ(AtsCodeWithoutEvent(), pci::AtsCompletion::Code::kUnsupported);
 }
 
 TEST_F(SmmuCdControls, AtsWithSmmuDisabledIsUnsupportedAndBadAtsTreq) {
