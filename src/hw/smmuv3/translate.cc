@@ -545,7 +545,8 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
     // requested. The rights come from a read walk at the request's level
     // without PAN or WXN (13.7.1 grants by the page's permissions; the
     // response's W and Exe say the rest). It reads what the faulting walk
-    // read (no fill).
+    // read, fills nothing and is not charged: hardware has the rights from
+    // the one walk.
     arch::Arm64Stage1Config s1 = Stage1Of(*c);
     s1.pan = s1.wxn = false;
     const arch::WalkResult rw = arch::WalkArm64(mem_, s1, r.va, arch::AccessType{.user = !r.priv},

@@ -693,7 +693,9 @@ pci::AtsCompletion::Code AtsCodeFor(FaultReason fr) {
 // permitting) and answered UR or CA (AtsCodeFor). A right the page does not
 // give (SGN.6 write, SGN.3 or SPT.5 execute) is not a failure: the
 // completion grants the rights there are (R = 1, W = 0 for a read-only
-// page), found by the request again without that right.
+// page), found by the request again without that right (the model's
+// shortcut: that second pass is counted and charged as a translation of
+// its own, where hardware has the rights from one walk).
 pci::AtsCompletion Vtd::AtsTranslate(const pci::DmaRequest& req) {
   pci::AtsCompletion c;
   if (!config_.device_tlb) return c;

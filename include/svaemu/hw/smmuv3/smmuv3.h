@@ -321,12 +321,12 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
-  // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`,
-  // `probe`: as AfterWalk.
   // An ATS Success completion for rights `perms_index` (PermsIndex bits)
   // of the leaf at `page` (13.7.1).
   pci::AtsCompletion AtsGrant(const CfgEntry& c, const TransReq& r, uint32_t perms_index,
                               uint64_t page, uint8_t page_shift) const;
+  // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`,
+  // `probe`: as AfterWalk.
   TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, CacheSet tset,
                        TlbProbe probe, sim::Cycles latency, pci::DmaCompletion* done);
   // TranslateTlbMiss's out-of-line continuations: the L2 walk cache missed
