@@ -1,6 +1,7 @@
 // The CD's address and permission controls (IHI 0070 5.4: TBI0/TBI1, PAN,
-// WXN; 3.4.1 input range checks with TBI) and the completion codes of ATS
-// Translation Requests (3.9.1.2). Each test changes one field of an entry
+// WXN; 3.4.1 input range checks with TBI), the STE's attribute overrides
+// (5.2 PRIVCFG/INSTCFG; 13.1.2 writes are Data) and the completion codes of
+// ATS Translation Requests (3.9.1.2). Each test changes one field of an entry
 // the driver wrote, invalidates it, and issues requests.
 #include <optional>
 
@@ -129,6 +130,55 @@ TEST_F(SmmuCdControls, WxnMakesWritablePagesExecuteNever) {
   EXPECT_EQ(Access(rwx).status, TransStatus::kTranslated);
   // The TLB entry those filled must not grant the instruction read.
   EXPECT_EQ(Access(rwx, false, /*exec=*/true).status, TransStatus::kAborted);
+}
+
+// --- STE attribute overrides (5.2 PRIVCFG/INSTCFG, 13.1.2) -------------------
+
+TEST_F(SmmuCdControls, PrivcfgOverridesTheIncomingPrivilege) {
+  Build();
+  EXPECT_EQ(idr1::kAttrPermsOvr.Get(m_->smmu.Read32(kIdr1)), 1u);
+  SetCd(Cd::kPAN, 1);
+  TlbiAll();
+  ASSERT_EQ(Access(va_).status, TransStatus::kTranslated);  // fills the TLB
+  // Privileged by the STE: PAN now faults the (incoming unprivileged) read,
+  // and the inline TLB check must not serve it with the incoming attribute.
+  SetSte(Ste::kPRIVCFG, Ste::kPrivPrivileged);
+  EXPECT_EQ(Access(va_).status, TransStatus::kAborted);
+  EXPECT_EQ(LastEvent().type, EventType::kFPermission);
+  EXPECT_TRUE(LastEvent().pnu) << "7.3: PnU after the override";
+  SetSte(Ste::kPRIVCFG, 0b01);  // reserved: the incoming attribute
+  EXPECT_EQ(Access(va_).status, TransStatus::kTranslated);
+  SetSte(Ste::kPRIVCFG, Ste::kPrivUnprivileged);
+  EXPECT_EQ(Access(va_, false, false, /*priv=*/true).status, TransStatus::kTranslated);
+}
+
+TEST_F(SmmuCdControls, InstcfgMakesReadsInstructionFetchesButNotWrites) {
+  Build();  // va_ is read/write, never executable (UXN)
+  SetSte(Ste::kINSTCFG, Ste::kInstInstruction);
+  EXPECT_EQ(Access(va_).status, TransStatus::kAborted);
+  EXPECT_EQ(LastEvent().type, EventType::kFPermission);
+  EXPECT_TRUE(LastEvent().ind);
+  EXPECT_EQ(Access(va_, /*write=*/true).status, TransStatus::kTranslated);
+  SetSte(Ste::kINSTCFG, Ste::kInstData);
+  EXPECT_EQ(Access(va_, false, /*exec=*/true).status, TransStatus::kTranslated);
+}
+
+TEST_F(SmmuCdControls, OverridesAreIgnoredWithoutAttrPermsOvr) {
+  Build({.attr_perms_ovr = false});
+  EXPECT_EQ(idr1::kAttrPermsOvr.Get(m_->smmu.Read32(kIdr1)), 0u);
+  SetSte(Ste::kINSTCFG, Ste::kInstInstruction);  // RES0
+  EXPECT_EQ(Access(va_).status, TransStatus::kTranslated);
+}
+
+TEST_F(SmmuCdControls, AWriteMarkedInstructionIsData) {
+  Build();
+  // 13.1.2: the write is checked as a data write (va_ is not executable).
+  EXPECT_EQ(Access(va_, /*write=*/true, /*exec=*/true).status, TransStatus::kTranslated);
+  const VirtAddr ro = *mm_->Mmap(kPageSize4K, kernel::kProtRead, true);
+  EXPECT_EQ(Access(ro, /*write=*/true, /*exec=*/true).status, TransStatus::kAborted);
+  EXPECT_EQ(LastEvent().type, EventType::kFPermission);
+  EXPECT_FALSE(LastEvent().ind) << "7.3: InD == 0 when RnW == 0";
+  EXPECT_FALSE(LastEvent().rnw);
 }
 
 // --- ATS Translation Requests (3.9.1.2) --------------------------------------

@@ -56,8 +56,8 @@ TransResult SmmuV3::TranslateSlow(const TransReq& r, pci::DmaCompletion* done) {
     translate_cycles_.Inc(res.latency);
     return res;
   }
-  if (c->tbi0 || c->tbi1) [[unlikely]]
-    return Walk(*c, WithTbi(*c, r), res.latency, done);
+  if ((c->privcfg | c->instcfg) != 0 || c->tbi0 || c->tbi1) [[unlikely]]
+    return Walk(*c, AsTranslated(*c, r), res.latency, done);
   return Walk(*c, r, res.latency, done);
 }
 
@@ -67,7 +67,9 @@ const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
   res->latency += cache_lookup_cycles_;
   if (CfgEntry* e = cfg_.Find(cfg_.SetFor(CfgHash(tag)), tag)) {
     cfg_stats_.hits.Inc();
-    if (config_.fast_path) last_cfg_ = e;  // (else the inline check never matches)
+    // (Without the fast path the inline check never matches; an entry with
+    // attribute overrides is left to the general path, which applies them.)
+    if (config_.fast_path && (e->privcfg | e->instcfg) == 0) last_cfg_ = e;
     return e;
   }
   cfg_stats_.misses.Inc();
@@ -89,7 +91,7 @@ const CfgEntry* SmmuV3::ConfigError(const TransReq& r, TransResult* res,
   e.input_addr = r.va;
   e.rnw = !r.write;
   e.pnu = r.priv;
-  e.ind = r.exec;
+  e.ind = r.exec && !r.write;  // 7.3: InD == 0 when RnW == 0
   e.cls = EventClass::kCd;
   RecordEvent(e);
   return nullptr;
@@ -147,6 +149,12 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   e.sid = sid;
   e.eats = static_cast<uint8_t>(EffectiveEats(ste, config_));
   e.ppar = ste.Flag(Ste::kPPAR);
+  if (config_.attr_perms_ovr) {
+    // 5.2: 0b01 is reserved and behaves as 0b00 (use the incoming attribute).
+    const auto effective = [](uint64_t v) { return static_cast<uint8_t>(v == 0b01 ? 0 : v); };
+    e.privcfg = effective(ste.Get(Ste::kPRIVCFG));
+    e.instcfg = effective(ste.Get(Ste::kINSTCFG));
+  }
   const uint64_t config = EffectiveConfig(ste);
   if (config == Ste::kConfigAbort) {
     e.kind = CfgEntry::kAbort;
@@ -250,7 +258,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   });
   cfg_stats_.insertions.Inc();
   if (evicted) cfg_stats_.evictions.Inc();
-  if (config_.fast_path) last_cfg_ = slot;
+  if (config_.fast_path && (slot->privcfg | slot->instcfg) == 0) last_cfg_ = slot;
   return slot;
 }
 

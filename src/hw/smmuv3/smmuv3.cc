@@ -108,6 +108,7 @@ SmmuV3::SmmuV3(sim::Simulation& sim, mem::PhysMem& mem, SmmuV3Config config)
   idr1 = idr1::kPriqs.Set(idr1, config_.priq_log2_max);
   idr1 = idr1::kEvtqs.Set(idr1, config_.evtq_log2_max);
   idr1 = idr1::kCmdqs.Set(idr1, config_.cmdq_log2_max);
+  idr1 = idr1::kAttrPermsOvr.Set(idr1, config_.attr_perms_ovr);
   Reg(kIdr1) = idr1;
   // 6.3.4 IDR3, what v3.2 requires of a stage-1-only SMMU: HAD
   // (CD.HAD0/HAD1 honoured), FWB (STE.S2FWB, IGNORED without stage 2), RIL

@@ -416,8 +416,8 @@ TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t
   e.sid = r.sid;
   e.ssv = r.ssv;
   e.ssid = r.ssid;
-  e.pnu = r.priv;
-  e.ind = r.exec;
+  e.pnu = r.priv;              // (after the STE's overrides, 7.3)
+  e.ind = r.exec && !r.write;  // 7.3: InD == 0 when RnW == 0
   e.rnw = !r.write;
   e.cls = type == EventType::kFWalkEabt ? EventClass::kTtd : EventClass::kIn;
   e.input_addr = AsGiven(r).va;  // 7.3: with the tag TBI ignored
@@ -521,9 +521,10 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
     out.priv = r.priv;
     return out;
   }
+  // 13.1.4: the STE's attribute overrides apply to translation requests;
   // 3.9.1: the tag is ignored as for any transaction of the CD (and the
   // endpoint's ATC may hold the page under any tag).
-  if (c->tbi0 || c->tbi1) r = WithTbi(*c, r);
+  r = AsTranslated(*c, r);
   WalkRecorder rec;
   arch::FastTranslation t;
   arch::WalkResult w;

@@ -212,9 +212,10 @@ class SetAssocCache {
 
 // Access kinds a cached translation allows with nothing else to do (no
 // permission fault, no dirty-state update). Bit = 1 << (3 * priv + kind),
-// kind 0 read, 1 write, 2 exec.
+// kind 0 read, 1 write, 2 exec; a write is a write whatever its INST
+// attribute (13.1.2: the SMMU treats every write as Data).
 constexpr uint8_t AccessBit(bool write, bool exec, bool priv) {
-  return static_cast<uint8_t>(1u << ((priv ? 3 : 0) + (exec ? 2 : (write ? 1 : 0))));
+  return static_cast<uint8_t>(1u << ((priv ? 3 : 0) + (write ? 1 : (exec ? 2 : 0))));
 }
 
 // Configuration cache entry: one (StreamID, SSV, SubstreamID) resolved
@@ -230,6 +231,10 @@ struct CfgEntry {
   bool with_cd = false;
   uint8_t eats = 0;
   bool ppar = false;
+  // 5.2 STE.PRIVCFG/INSTCFG as they apply (kCfgIncoming without IDR1.
+  // ATTR_PERMS_OVR, and for the reserved 0b01). An entry that overrides is
+  // never the inline check's: its requests take the general path.
+  uint8_t privcfg = 0, instcfg = 0;
   // From the CD.
   bool epd0 = false, epd1 = false, ha = false, hd = false;
   bool had0 = false, had1 = false, affd = false;

@@ -93,6 +93,7 @@ inline constexpr Field kSsidsize{0, 10, 6};
 inline constexpr Field kPriqs{0, 15, 11};
 inline constexpr Field kEvtqs{0, 20, 16};
 inline constexpr Field kCmdqs{0, 25, 21};
+inline constexpr Field kAttrPermsOvr{0, 26, 26};  // STE.PRIVCFG/INSTCFG honoured
 inline constexpr Field kRel{0, 28, 28};
 inline constexpr Field kQueuesPreset{0, 29, 29};
 inline constexpr Field kTablesPreset{0, 30, 30};

@@ -37,8 +37,8 @@
 // PREFETCH_* (accepted, no effect), event merging, memory attributes
 // (CD.IR0/OR0/SH0, MAIR, STE.S1CIR... carried, not interpreted), CD.A = 0
 // RAZ/WI responses (a terminated transaction is always an abort to the
-// endpoint), Stop PASID markers, EPAN, STE.INSTCFG/PRIVCFG overrides,
-// CR2.REC_CFG_ATS.
+// endpoint), Stop PASID markers, EPAN, the memory-type overrides
+// (IDR1.ATTR_TYPES_OVR = 0), CR2.REC_CFG_ATS.
 //
 // Concurrency: thread-compatible. Translate() does not advance the clock:
 // it returns its modelled latency and adds it to "<unit>.translate.cycles".
@@ -107,6 +107,7 @@ struct SmmuV3Config {
   bool sev = true;
   bool asid16 = true;
   uint8_t httu = 0b10;  // IDR0.HTTU: 0 none, 1 AF, 2 AF + dirty
+  bool attr_perms_ovr = true;  // IDR1.ATTR_PERMS_OVR: STE.PRIVCFG/INSTCFG
   StallModel stall_model = StallModel::kStallAndTerminate;
   uint8_t oas_bits = 48;
   uint8_t cmdq_log2_max = 8;  // IDR1.CMDQS

@@ -49,6 +49,8 @@ struct Ste : Words<8> {
   static constexpr Field kEATS{1, 29, 28};
   static constexpr Field kSTRW{1, 31, 30};
   static constexpr Field kSHCFG{1, 45, 44};
+  static constexpr Field kPRIVCFG{1, 49, 48};  // [113:112], with IDR1.ATTR_PERMS_OVR
+  static constexpr Field kINSTCFG{1, 51, 50};  // [115:114], with IDR1.ATTR_PERMS_OVR
   // Dword 2 (stage 2: not modelled, must be zero for the configs we accept).
   static constexpr Field kS2VMID{2, 15, 0};
 
@@ -69,6 +71,12 @@ struct Ste : Words<8> {
   // STE.EATS.
   static constexpr uint64_t kEATSAbort = 0b00;
   static constexpr uint64_t kEATSTrans = 0b01;
+  // STE.PRIVCFG and STE.INSTCFG (0b01 is reserved and behaves as 0b00).
+  static constexpr uint64_t kCfgIncoming = 0b00;
+  static constexpr uint64_t kPrivUnprivileged = 0b10;
+  static constexpr uint64_t kPrivPrivileged = 0b11;
+  static constexpr uint64_t kInstData = 0b10;
+  static constexpr uint64_t kInstInstruction = 0b11;
   // STE.STRW.
   static constexpr uint64_t kSTRWNsEl1 = 0b00;
   static constexpr uint64_t kSTRWEl2 = 0b10;
