@@ -52,6 +52,9 @@ TEST_F(VtdRequestRules, LegacyModeFaultsRequestsWithPasidAs0x31) {
   EXPECT_EQ(with.fault, FaultReason::kTtmLegacyPasid);
   EXPECT_EQ(static_cast<int>(with.fault), 0x31);
   EXPECT_TRUE(with.recorded);
+  // Found before any context entry, so no FPD can suppress them (7.1.1).
+  EXPECT_FALSE(QualifiedFault(FaultReason::kTtmLegacyPasid));
+  EXPECT_FALSE(QualifiedFault(FaultReason::kTtmLegacyPageRequest));
   // Legacy translation is not modelled: without PASID, RTA.1 (0x30).
   EXPECT_EQ(m_.Dma(va_.value(), false, false, false, kSid, 0, /*has_pasid=*/false).fault,
             FaultReason::kSmInvalidRootTable);

@@ -71,6 +71,8 @@ bool SmRootEntry::ReservedBits(const std::array<uint64_t, 2>& raw, bool upper) {
 bool QualifiedFault(FaultReason r) {
   switch (r) {
     case FaultReason::kSmInvalidRootTable:
+    case FaultReason::kTtmLegacyPasid:
+    case FaultReason::kTtmLegacyPageRequest:
     case FaultReason::kRootAccessError:
     case FaultReason::kRootNotPresent:
     case FaultReason::kRootReserved:
