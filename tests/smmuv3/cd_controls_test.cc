@@ -235,16 +235,20 @@ TEST_F(SmmuCdControls, AtsIgnoresPanAndAppliesTbi) {
   SetSte(Ste::kEATS, Ste::kEATSTrans);
   SetCd(Cd::kPAN, 1);
   SetCd(Cd::kTBI, 0b01);
-  const pci::AtsCompletion c =
-      m_->smmu.AtsTranslate(pci::DmaRequest{.rid = StreamId(kSid),
-                                            .has_pasid = true,
-                                            .pasid = Pasid(kSsid),
-                                            .addr = VirtAddr(va_.value() | kTag),
-                                            .priv = true});
-  EXPECT_EQ(c.code, pci::AtsCompletion::Code::kSuccess);
-  EXPECT_TRUE(c.read);
-  EXPECT_TRUE(c.write);
-  EXPECT_EQ(c.pa, mm_->Lookup(va_)->pa);
+  for (const bool write : {false, true}) {
+    const pci::AtsCompletion c =
+        m_->smmu.AtsTranslate(pci::DmaRequest{.rid = StreamId(kSid),
+                                              .has_pasid = true,
+                                              .pasid = Pasid(kSsid),
+                                              .addr = VirtAddr(va_.value() | kTag),
+                                              .write = write,
+                                              .priv = true});
+    EXPECT_EQ(c.code, pci::AtsCompletion::Code::kSuccess);
+    EXPECT_TRUE(c.read);
+    EXPECT_EQ(c.write, write) << "3.9.1.2: W granted where requested";
+    EXPECT_FALSE(c.exec) << "not requested";
+    EXPECT_EQ(c.pa, mm_->Lookup(va_)->pa);
+  }
 }
 
 }  // namespace

@@ -565,17 +565,21 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
 
 pci::AtsCompletion SmmuV3::AtsGrant(const CfgEntry& c, const TransReq& r, uint32_t perms_index,
                                     uint64_t page, uint8_t page_shift) const {
-  // 13.7.1: R and W as the page allows at the request's privilege (PAN
-  // does not apply), Exe by UXN/PXN and WXN.
+  // 3.9.1.2, 13.7.1: R, W and Exe "granted, where requested, from
+  // available translation table permissions" at the request's privilege
+  // (PAN does not apply): R always (a PCIe request always asks it), W only
+  // for a request that asked write (NW = 0), Exe only when asked; WXN
+  // makes a writable page not executable.
   pci::AtsCompletion out;
   const arch::Perms perms = arch::PermsOfIndex(perms_index);
   out.code = pci::AtsCompletion::Code::kSuccess;
   out.page_shift = page_shift;
   out.pa = PhysAddr(page);
-  out.read = r.priv || perms.user;
-  out.write = perms.write && (r.priv || perms.user);
-  out.exec = r.priv ? perms.exec_priv : perms.exec_user;
-  if (c.wxn && out.write) out.exec = false;
+  const bool level_ok = r.priv || perms.user;
+  out.read = level_ok;
+  out.write = r.write && perms.write && level_ok;
+  out.exec =
+      r.exec && (r.priv ? perms.exec_priv : perms.exec_user) && !(c.wxn && perms.write && level_ok);
   out.priv = r.priv;
   return out;
 }
