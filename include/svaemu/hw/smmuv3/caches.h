@@ -119,7 +119,9 @@ class SetAssocCache {
     // was the cold miss's one mispredicted branch (about one in two
     // misses; docs/performance.md, nineteenth session).
     const uint32_t next = w + 1;
-    m.victim = static_cast<uint16_t>(next & (0u - static_cast<uint32_t>(next != ways_)));
+    m.victim = ways_ == 4
+                   ? static_cast<uint16_t>(next & 3)  // the default geometry
+                   : static_cast<uint16_t>(next & (0u - static_cast<uint32_t>(next != ways_)));
     return &e[w];
   }
   // Fills the way already holding `tag`, else SlotAfterMiss()'s: between
