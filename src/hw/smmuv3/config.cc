@@ -56,9 +56,7 @@ TransResult SmmuV3::TranslateSlow(const TransReq& r, pci::DmaCompletion* done) {
     translate_cycles_.Inc(res.latency);
     return res;
   }
-  if ((c->privcfg | c->instcfg) != 0 || c->tbi0 || c->tbi1) [[unlikely]]
-    return Walk(*c, AsTranslated(*c, r), res.latency, done);
-  return Walk(*c, r, res.latency, done);
+  return Walk(*c, AsTranslated(*c, r), res.latency, done);
 }
 
 const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
@@ -69,7 +67,7 @@ const CfgEntry* SmmuV3::LookupConfig(const TransReq& r, TransResult* res,
     cfg_stats_.hits.Inc();
     // (Without the fast path the inline check never matches; an entry with
     // attribute overrides is left to the general path, which applies them.)
-    if (config_.fast_path && (e->privcfg | e->instcfg) == 0) last_cfg_ = e;
+    if (config_.fast_path && !e->OverridesAttrs()) last_cfg_ = e;
     return e;
   }
   cfg_stats_.misses.Inc();
@@ -91,7 +89,7 @@ const CfgEntry* SmmuV3::ConfigError(const TransReq& r, TransResult* res,
   e.input_addr = r.va;
   e.rnw = !r.write;
   e.pnu = r.priv;
-  e.ind = r.exec && !r.write;  // 7.3: InD == 0 when RnW == 0
+  e.ind = IsInstruction(r.write, r.exec);
   e.cls = EventClass::kCd;
   RecordEvent(e);
   return nullptr;
@@ -258,7 +256,7 @@ const CfgEntry* SmmuV3::FetchConfig(const TransReq& r, TransResult* res,
   });
   cfg_stats_.insertions.Inc();
   if (evicted) cfg_stats_.evictions.Inc();
-  if (config_.fast_path && (slot->privcfg | slot->instcfg) == 0) last_cfg_ = slot;
+  if (config_.fast_path && !slot->OverridesAttrs()) last_cfg_ = slot;
   return slot;
 }
 

@@ -417,7 +417,7 @@ TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t
   e.ssv = r.ssv;
   e.ssid = r.ssid;
   e.pnu = r.priv;              // (after the STE's overrides, 7.3)
-  e.ind = r.exec && !r.write;  // 7.3: InD == 0 when RnW == 0
+  e.ind = IsInstruction(r.write, r.exec);  // 7.3: InD == 0 when RnW == 0
   e.rnw = !r.write;
   e.cls = type == EventType::kFWalkEabt ? EventClass::kTtd : EventClass::kIn;
   e.input_addr = AsGiven(r).va;  // 7.3: with the tag TBI ignored

@@ -58,23 +58,22 @@ inline TransReq WithTbi(const CfgEntry& c, const TransReq& r) {
 inline SpaceId SpaceOf(const CfgEntry& c, uint64_t va) {
   return (va >> 63) != 0 ? c.space1 : c.space0;
 }
-// The access a request makes, as the walker checks it (13.1.2: a write is
-// Data whatever its INST attribute).
+// The access a request makes, as the walker checks it.
 inline arch::AccessType AccessOf(const TransReq& r) {
-  return arch::AccessType{.write = r.write, .exec = r.exec && !r.write, .user = !r.priv};
+  return arch::AccessType{
+      .write = r.write, .exec = IsInstruction(r.write, r.exec), .user = !r.priv};
 }
 // The request with the STE's attribute overrides applied (5.2 PRIVCFG,
-// INSTCFG; INSTCFG affects reads only).
+// INSTCFG; INSTCFG affects reads only, as IsInstruction() has it).
 inline TransReq WithOverrides(const CfgEntry& c, const TransReq& r) {
   TransReq t = r;
   if (c.privcfg != Ste::kCfgIncoming) t.priv = c.privcfg == Ste::kPrivPrivileged;
   if (c.instcfg != Ste::kCfgIncoming) t.exec = c.instcfg == Ste::kInstInstruction;
-  if (t.write) t.exec = false;
   return t;
 }
 // The request as `c` translates it: overrides, then TBI (WithTbi).
 inline TransReq AsTranslated(const CfgEntry& c, const TransReq& r) {
-  const TransReq t = (c.privcfg | c.instcfg) != 0 ? WithOverrides(c, r) : r;
+  const TransReq t = c.OverridesAttrs() ? WithOverrides(c, r) : r;
   return c.tbi0 || c.tbi1 ? WithTbi(c, t) : t;
 }
 inline arch::WalkOptions WalkOptionsOf(const CfgEntry& c, Agent agent, uint64_t va) {

@@ -259,29 +259,20 @@ void Vtd::SendPageRequest(const pci::PageRequest& pr) {
   }
   uint32_t cycles = 0;
   bool fpd = false;
-  FaultReason fr = FaultReason::kNone;
-  // RTA.3: page requests need the scalable-mode root table (0x32 with TTM
-  // = 00; 0x30 for the modes the model does not support).
-  const uint64_t ttm = ActiveTtm();
-  if (ttm != Rtaddr::kTtmScalable) {
-    fr = ttm == Rtaddr::kTtmLegacy ? FaultReason::kTtmLegacyPageRequest
-                                   : FaultReason::kSmInvalidRootTable;
-  }
+  FaultReason fr = RootTableModeFault(pr.has_pasid, /*page_request=*/true);
   const ContextData* ctx =
       fr == FaultReason::kNone ? FetchContext(d.rid, &cycles, &fr, &fpd) : nullptr;
   if (ctx != nullptr && !ctx->ce.pre) fr = FaultReason::kContextPreClear;              // SCT.8
   if (ctx != nullptr && pr.has_pasid && !ctx->ce.paside) fr = FaultReason::kContextPasidDisabled;
   if (fr != FaultReason::kNone) {
-    RecordFault(
-        FaultInfo{.reason = fr,
-                  .sid = d.rid,
-                  .has_pasid = pr.has_pasid,
-                  .pasid = d.pasid,
-                  .addr = d.addr,
-                  .write = pr.write,
-                  .exec = pr.exec,
-                  .priv = pr.priv,
-                  .suppressed = fpd || (ctx != nullptr && ctx->ce.fpd)});
+    const VtdRequest req{.sid = d.rid,
+                         .has_pasid = pr.has_pasid,
+                         .pasid = d.pasid,
+                         .addr = d.addr,
+                         .write = pr.write,
+                         .exec = pr.exec,
+                         .priv = pr.priv};
+    RecordFault(FaultInfoOf(req, fr, fpd || (ctx != nullptr && ctx->ce.fpd)));
     AutoRespond(d, PageGroupResponseDesc::kInvalidRequest);
     return;
   }

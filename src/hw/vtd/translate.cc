@@ -227,12 +227,32 @@ VtdResult Vtd::Fault(const VtdRequest& r, FaultReason reason, bool fpd,
   res.fault = reason;
   res.cycles = cycles;
   translate_cycles_.Inc(cycles);
-  if (record) {
-    res.recorded = RecordFault(FaultInfo{.reason = reason, .sid = r.sid, .has_pasid = r.has_pasid,
-                                         .pasid = r.pasid, .addr = r.addr, .write = r.write,
-                                         .exec = r.exec, .priv = r.priv, .suppressed = fpd});
-  }
+  if (record) res.recorded = RecordFault(FaultInfoOf(r, reason, fpd));
   return res;
+}
+
+FaultInfo Vtd::FaultInfoOf(const VtdRequest& r, FaultReason reason, bool fpd) {
+  return FaultInfo{.reason = reason,
+                   .sid = r.sid,
+                   .has_pasid = r.has_pasid,
+                   .pasid = r.pasid,
+                   .addr = r.addr,
+                   .write = r.write,
+                   .exec = r.exec,
+                   .priv = r.priv,
+                   .suppressed = fpd};
+}
+
+FaultReason Vtd::RootTableModeFault(bool has_pasid, bool page_request) const {
+  const uint64_t ttm = ActiveTtm();
+  if (ttm == Rtaddr::kTtmScalable) return FaultReason::kNone;
+  // RTA.2/RTA.3: legacy mode and a request with PASID (0x31) or a page
+  // request (0x32). Legacy-mode translation is not modelled: a request
+  // without PASID faults as RTA.1 (0x30), as does abort-DMA mode (ECAP.
+  // ADMS = 0) and the reserved 10.
+  if (ttm == Rtaddr::kTtmLegacy && page_request) return FaultReason::kTtmLegacyPageRequest;
+  if (ttm == Rtaddr::kTtmLegacy && has_pasid) return FaultReason::kTtmLegacyPasid;
+  return FaultReason::kSmInvalidRootTable;
 }
 
 VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
@@ -253,15 +273,9 @@ VtdResult Vtd::TranslateSlow(const VtdRequest& req, bool ats) {
     interrupt_requests_->Inc();
     return res;
   }
-  const uint64_t ttm = ActiveTtm();
-  if (ttm != Rtaddr::kTtmScalable) [[unlikely]] {
-    // RTA.2: legacy mode and a request with PASID (0x31). Legacy-mode
-    // translation is not modelled: a request without PASID faults as RTA.1
-    // (0x30), as does abort-DMA mode (ECAP.ADMS = 0) and the reserved 11.
-    const bool legacy_pasid = ttm == Rtaddr::kTtmLegacy && req.has_pasid;
-    return Fault(req,
-                 legacy_pasid ? FaultReason::kTtmLegacyPasid : FaultReason::kSmInvalidRootTable,
-                 false, 0, true);
+  if (const FaultReason rta = RootTableModeFault(req.has_pasid, /*page_request=*/false);
+      rta != FaultReason::kNone) [[unlikely]] {
+    return Fault(req, rta, false, 0, true);
   }
   uint32_t cycles = 0;
   bool fpd = false;

@@ -288,13 +288,17 @@ void Vtd::OnGcmd(uint32_t cmd) {
 // by SRTP).
 uint64_t Vtd::ActiveTtm() const { return Bits(active_rtaddr_, Rtaddr::kTtmHi, Rtaddr::kTtmLo); }
 
+bool Vtd::RegisterInvalidationRefused() const {
+  return Bit(regs_.Get(kGstsReg), Gcmd::kQie) || ActiveTtm() != Rtaddr::kTtmLegacy;
+}
+
 // 11.4.7 / 6.5.1: register-based context-cache invalidation. Refused while
 // QI is enabled, and whenever the active TTM is not legacy (11.4.7: the
 // request is "treated as an incorrect invalidation request"): CAIG=0
 // reports that it was not performed.
 void Vtd::OnCcmd(uint64_t v) {
   uint64_t out = SetBit(v, Ccmd::kIcc, false);
-  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie) || ActiveTtm() != Rtaddr::kTtmLegacy) {
+  if (RegisterInvalidationRefused()) {
     out = SetBits(out, Ccmd::kCaigHi, Ccmd::kCaigLo, 0);
   } else {
     const uint8_t g = static_cast<uint8_t>(Bits(v, Ccmd::kCirgHi, Ccmd::kCirgLo));
@@ -317,8 +321,7 @@ void Vtd::OnIotlbReg(uint64_t v) {
   uint64_t out = SetBit(v, IotlbReg::kIvt, false);
   const uint8_t g = static_cast<uint8_t>(Bits(v, IotlbReg::kIirgHi, IotlbReg::kIirgLo));
   const uint64_t am = Bits(regs_.Get(kIvaReg), IotlbReg::kIvaAmHi, IotlbReg::kIvaAmLo);
-  if (Bit(regs_.Get(kGstsReg), Gcmd::kQie) || g == 0 || ActiveTtm() != Rtaddr::kTtmLegacy ||
-      (g == 3 && am > config_.mamv)) {
+  if (RegisterInvalidationRefused() || g == 0 || (g == 3 && am > config_.mamv)) {
     out = SetBits(out, IotlbReg::kIaigHi, IotlbReg::kIaigLo, 0);
   } else {
     InvalidateIotlbDomain(g == 1,

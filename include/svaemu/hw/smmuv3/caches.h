@@ -219,6 +219,9 @@ class SetAssocCache {
 constexpr uint8_t AccessBit(bool write, bool exec, bool priv) {
   return static_cast<uint8_t>(1u << ((priv ? 3 : 0) + (write ? 1 : (exec ? 2 : 0))));
 }
+// 13.1.2: whether a transaction is an instruction fetch, as the SMMU checks
+// and reports it (InD): a read marked instruction; a write is always Data.
+constexpr bool IsInstruction(bool write, bool exec) { return exec && !write; }
 
 // Configuration cache entry: one (StreamID, SSV, SubstreamID) resolved
 // through its STE and CD.
@@ -237,6 +240,7 @@ struct CfgEntry {
   // ATTR_PERMS_OVR, and for the reserved 0b01). An entry that overrides is
   // never the inline check's: its requests take the general path.
   uint8_t privcfg = 0, instcfg = 0;
+  bool OverridesAttrs() const { return (privcfg | instcfg) != 0; }
   // From the CD.
   bool epd0 = false, epd1 = false, ha = false, hd = false;
   bool had0 = false, had1 = false, affd = false;

@@ -313,6 +313,11 @@ class Vtd : public MmioDevice, public pci::IommuPort {
                               FaultReason* fault, bool* fpd);
   VtdResult Fault(const VtdRequest& r, FaultReason reason, bool fpd,
                   uint32_t cycles, bool record);
+  // The fault record of request `r` (`fpd`: an FPD was seen on the way).
+  static FaultInfo FaultInfoOf(const VtdRequest& r, FaultReason reason, bool fpd);
+  // RTA.1-RTA.3: the fault of a request (or a page request) under the
+  // active root table's mode, kNone in scalable mode.
+  FaultReason RootTableModeFault(bool has_pasid, bool page_request) const;
   // 7.2.1 primary fault logging; false if FPD suppressed the fault (FPD
   // applies to qualified faults only, 7.1.1).
   bool RecordFault(const FaultInfo& f);
@@ -332,6 +337,9 @@ class Vtd : public MmioDevice, public pci::IommuPort {
   uint32_t InvalidateIotlbDomain(bool global, uint16_t did);
   void InvalidateAllCaches();
   uint64_t ActiveTtm() const;
+  // 11.4.7, 11.4.8.1: register-based invalidation is not performed while
+  // QI is enabled or with a non-legacy active root table.
+  bool RegisterInvalidationRefused() const;
   void InvalidateContext(uint8_t g, uint16_t sid, uint8_t fm);
   void InvalidatePasidCache(uint8_t g, uint16_t did, uint32_t pasid);
 
