@@ -94,11 +94,8 @@ TEST_F(VtdFaults, ContextFpdSuppressesRecording) {
 }
 
 TEST(VtdFaultRecording, OverflowSetsPfoAndLosesTheFaultUntilServiced) {
-  VtdMachine m({.nfr = 2});
-  kernel::Mm& mm = m.NewMm();
-  m.Bind(mm);
-  m.vtd->Write32(kFectlReg, 1u << EventCtl::kIm);  // mask: nobody services
-  for (int i = 0; i < 3; ++i) EXPECT_FALSE(m.Dma(0x10000000 + 4096 * i).ok);
+  testing::OverflowedFaultRecords o;
+  VtdMachine& m = o.m;
   const uint32_t fsts = m.vtd->Read32(kFstsReg);
   EXPECT_TRUE(Bit(fsts, Fsts::kPpf));
   EXPECT_TRUE(Bit(fsts, Fsts::kPfo)) << "third fault found register 0 still full";

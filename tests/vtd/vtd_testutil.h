@@ -85,6 +85,18 @@ struct VtdMachine {
   std::unique_ptr<kernel::vtd::VtdDriver> drv;
 };
 
+// A machine with two fault recording registers, kSid bound to a fresh mm,
+// the fault event masked (nobody services it), and three faulting DMAs:
+// the registers fill and the third fault overflows (PFO).
+struct OverflowedFaultRecords {
+  OverflowedFaultRecords() {
+    m.Bind(m.NewMm());
+    m.vtd->Write32(kFectlReg, 1u << EventCtl::kIm);
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(m.Dma(0x10000000 + 4096 * i).ok);
+  }
+  VtdMachine m{VtdConfig{.nfr = 2}};
+};
+
 // A machine with one populated read/write page va_ in an mm bound to
 // (kSid, kPasid), translated once. A subclass may set attach_ in its
 // constructor (e.g. .ats = true).
