@@ -49,10 +49,21 @@ TEST(VtdEncoding, PasidDirectoryAndTableEntriesRoundTripWithGuards) {
   EXPECT_EQ(PasidDirEntry::Decode(draw[0]).Encode(), draw[0]);
   EXPECT_TRUE(PasidDirEntry::ReservedBits(draw[0] | 0x4));
 
-  PasidEntry pe{.p = true, .fpd = true, .aw = 2, .pgtt = 1, .did = 0x1234, .pwsnp = true,
-                .sre = true, .ere = true, .fspm = 1, .wpe = true, .fsptptr = PhysAddr(0x9876000)};
+  PasidEntry pe{.p = true,
+                .fpd = true,
+                .aw = 2,
+                .slee = true,
+                .pgtt = 1,
+                .did = 0x1234,
+                .pwsnp = true,
+                .sre = true,
+                .ere = true,
+                .fspm = 1,
+                .wpe = true,
+                .fsptptr = PhysAddr(0x9876000)};
   const auto raw = GuardedCopy(pe.Encode());
-  EXPECT_EQ(raw[0], 0x3u | (2u << 2) | (1u << 6));     // P, FPD, AW, PGTT
+  EXPECT_EQ(raw[0], 0x3u | (2u << 2) | (1u << 5) | (1u << 6));  // P, FPD, AW, SLEE, PGTT
+  EXPECT_FALSE(PasidEntry::ReservedBits(raw));
   EXPECT_EQ(raw[1], 0x1234u | (1u << 23));              // DID, PWSNP
   EXPECT_EQ(raw[2], 0x9876000u | 0x3 | (1u << 2) | (1u << 4));  // SRE ERE FSPM WPE
   for (int i = 3; i < 8; ++i) EXPECT_EQ(raw[i], 0u);

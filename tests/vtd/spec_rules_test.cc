@@ -93,6 +93,19 @@ TEST_F(VtdSpecRules, UnsupportedFirstStagePagingModeIsInvalidPasidEntry) {
   EXPECT_EQ(static_cast<int>(FaultReason::kPasidInvalid), 0x5b);
 }
 
+// Bit 5 of a PASID entry is SLEE, a second-stage field (docs/vtd.md,
+// "Decisions"): a first-stage entry with it set translates as without it.
+TEST_F(VtdSpecRules, SecondStageExecuteEnableIsNotAReservedBit) {
+  const PhysAddr pe = m_.PasidEntry(kSid, kPasid);
+  m_.Write64(pe, m_.Read64(pe) | (1u << 5));
+  m_.FlushAll();
+  const VtdResult r = m_.Dma(va_.value());
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.fault, FaultReason::kNone);
+  EXPECT_EQ(r.pa, mm_->Lookup(va_)->pa);
+  EXPECT_FALSE(Bit(m_.vtd->Read32(kFstsReg), Fsts::kPpf)) << "no fault recorded";
+}
+
 TEST_F(VtdSpecRules, TopLevelTableOutsideMemoryIsSfs4) {
   const PhysAddr pe = m_.PasidEntry(kSid, kPasid);
   const uint64_t w2 = m_.Read64(pe + 16);            // FSPTPTR: bits [191:140]

@@ -136,6 +136,7 @@ std::array<uint64_t, 8> PasidEntry::Encode() const {
   q0 = SetBit(q0, 0, p);
   q0 = SetBit(q0, 1, fpd);
   q0 = SetBits(q0, 4, 2, aw);
+  q0 = SetBit(q0, 5, slee);
   q0 = SetBits(q0, 8, 6, pgtt);
   uint64_t q1 = SetBits(0, 15, 0, did);
   q1 = SetBit(q1, 23, pwsnp);
@@ -156,6 +157,7 @@ PasidEntry PasidEntry::Decode(const std::array<uint64_t, 8>& raw) {
   e.p = Bit(raw[0], 0);
   e.fpd = Bit(raw[0], 1);
   e.aw = static_cast<uint8_t>(Bits(raw[0], 4, 2));
+  e.slee = Bit(raw[0], 5);
   e.pgtt = static_cast<uint8_t>(Bits(raw[0], 8, 6));
   e.slptptr = PhysAddr(raw[0] & BitMask(63, 12));
   e.did = static_cast<uint16_t>(Bits(raw[1], 15, 0));

@@ -136,6 +136,7 @@ struct PasidEntry {
   bool p = false;          // bit 0
   bool fpd = false;        // bit 1
   uint8_t aw = 0;          // [4:2]
+  bool slee = false;       // bit 5: second-stage execute enable (3.x; not modelled)
   uint8_t pgtt = 0;        // [8:6]
   PhysAddr slptptr;        // [63:12] (second stage: not modelled)
   uint16_t did = 0;        // [79:64]
