@@ -32,52 +32,34 @@ names+=("${shown[@]}")
 filter="^($(IFS='|'; echo "${names[*]}"))\$"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for round in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
   "$bin" --benchmark_filter="$filter" --benchmark_repetitions=3 \
       --benchmark_min_time=0.1 --benchmark_format=json 2>/dev/null |
     python3 -c '
 import json, sys
 for r in json.load(sys.stdin)["benchmarks"]:
     if r.get("run_type") == "iteration":
-        print(sys.argv[1], r["run_name"], r["real_time"])' "$round" >>"$out"
+        print(r["run_name"], r["real_time"])' >>"$out"
 done
 python3 - "$out" "${targets[@]}" "${shown[@]}" <<'PY'
 import collections, sys
-# Quiet rounds: both hit benchmarks, whose code the targets' misses share
-# the host with, ran at their usual best (docs/performance.md).
-QUIET_NS = 7.5
-QUIET_BY = ("BM_VtdTranslateIotlbHit", "BM_SmmuV3_TranslateTlbHit")
-rounds = collections.defaultdict(lambda: collections.defaultdict(list))
+samples = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    rnd, name, t = line.split()
-    rounds[rnd][name].append(float(t))
-quiet = [r for r, b in rounds.items() if all(min(b[n]) <= QUIET_NS for n in QUIET_BY)]
-
-def verdicts(title, picked):
-    samples = collections.defaultdict(list)
-    for r in picked:
-        for name, ts in rounds[r].items():
-            samples[name].extend(ts)
-    print("%s: %d of %d rounds" % (title, len(picked), len(rounds)))
-    if not picked:
-        return
-    met = judged = 0
-    for spec in sys.argv[2:]:
-        name, _, target = spec.partition("=")
-        s = sorted(samples[name])
-        q = lambda p: s[int(p * (len(s) - 1))]
-        if not target:
-            print("  %-34s n %3d  min %6.2f  p25 %6.2f  median %6.2f  (shown, not judged)"
-                  % (name, len(s), s[0], q(0.25), q(0.5)))
-            continue
-        judged += 1
-        ok = s[0] <= float(target) and q(0.25) <= float(target)
-        met += ok
-        print("  %-34s n %3d  min %6.2f  p25 %6.2f  median %6.2f  target %3s  %s"
-              % (name, len(s), s[0], q(0.25), q(0.5), target, "met" if ok else "NOT met"))
-    print("  %d of %d targets met" % (met, judged))
-
-verdicts("all rounds", sorted(rounds, key=int))
-verdicts("quiet rounds (both hits at or under %.1f ns in the round)" % QUIET_NS,
-         sorted(quiet, key=int))
+    name, t = line.split()
+    samples[name].append(float(t))
+met = judged = 0
+for spec in sys.argv[2:]:
+    name, _, target = spec.partition("=")
+    s = sorted(samples[name])
+    q = lambda p: s[int(p * (len(s) - 1))]
+    if not target:
+        print("%-34s n %3d  min %6.2f  p25 %6.2f  median %6.2f  (shown, not judged)"
+              % (name, len(s), s[0], q(0.25), q(0.5)))
+        continue
+    judged += 1
+    ok = s[0] <= float(target) and q(0.25) <= float(target)
+    met += ok
+    print("%-34s n %3d  min %6.2f  p25 %6.2f  median %6.2f  target %3s  %s"
+          % (name, len(s), s[0], q(0.25), q(0.5), target, "met" if ok else "NOT met"))
+print("%d of %d targets met" % (met, judged))
 PY
