@@ -1,8 +1,8 @@
 // The CD's address and permission controls (IHI 0070 5.4: TBI0/TBI1, PAN,
-// WXN; 3.4.1 input range checks with TBI), the STE's attribute overrides
-// (5.2 PRIVCFG/INSTCFG; 13.1.2 writes are Data) and the completion codes of
-// ATS Translation Requests (3.9.1.2). Each test changes one field of an entry
-// the driver wrote, invalidates it, and issues requests.
+// WXN; 3.4.1 input range checks with TBI) and the STE's attribute overrides
+// (5.2 PRIVCFG/INSTCFG; 13.1.2 writes are Data); ATS completions under them
+// are in ats_completion_test.cc. Each test changes one field of an entry the
+// driver wrote, invalidates it, and issues requests.
 #include <optional>
 
 #include "gtest/gtest.h"
@@ -27,29 +27,7 @@ class SmmuCdControls : public SmmuOneMasterTest {
     m_->Run();
     return r;
   }
-  Event LastEvent() {
-    const auto& seen = m_->driver->events_seen();
-    EXPECT_FALSE(seen.empty());
-    return seen.empty() ? Event{} : seen.back();
-  }
-  size_t Events() { return m_->driver->events_seen().size(); }
   void TlbiAll() { ASSERT_TRUE(m_->driver->Submit({MakeTlbiNhAll()}).ok()); }
-  pci::AtsCompletion Ats(VirtAddr va, bool write = false) {
-    const pci::AtsCompletion c = m_->smmu.AtsTranslate(pci::DmaRequest{.rid = StreamId(kSid),
-                                                                       .has_pasid = true,
-                                                                       .pasid = Pasid(kSsid),
-                                                                       .addr = va,
-                                                                       .write = write});
-    m_->Run();
-    return c;
-  }
-  // One ATS request for va_ that must record no event: its completion code.
-  pci::AtsCompletion::Code AtsCodeWithoutEvent() {
-    const size_t before = Events();
-    const pci::AtsCompletion::Code code = Ats(va_).code;
-    EXPECT_EQ(Events(), before) << "no event";
-    return code;
-  }
 };
 
 // --- TBI (5.4 CD.TBI0/TBI1, 3.4.1) -----------------------------------------
@@ -179,76 +157,6 @@ TEST_F(SmmuCdControls, AWriteMarkedInstructionIsData) {
   EXPECT_EQ(LastEvent().type, EventType::kFPermission);
   EXPECT_FALSE(LastEvent().ind) << "7.3: InD == 0 when RnW == 0";
   EXPECT_FALSE(LastEvent().rnw);
-}
-
-// --- ATS Translation Requests (3.9.1.2) --------------------------------------
-
-TEST_F(SmmuCdControls, AtsToInvalidSteIsCompleterAbortWithoutEvent) {
-  Build();
-  SetSte(Ste::kEATS, Ste::kEATSTrans);
-  ASSERT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kSuccess);
-  SetSte(Ste::kV, 0);
-  EXPECT_EQ(AtsCodeWithoutEvent(), pci::AtsCompletion::Code::kCompleterAbort);  // 5.2 STE.V
-}
-
-TEST_F(SmmuCdControls, AtsToIllegalCdIsCompleterAbortWithoutEvent) {
-  Build();
-  SetSte(Ste::kEATS, Ste::kEATSTrans);
-  SetCd(Cd::kA, 0);  // ILLEGAL with TERM_MODEL == 1
-  EXPECT_EQ(AtsCodeWithoutEvent(), pci::AtsCompletion::Code::kCompleterAbort);
-}
-
-TEST_F(SmmuCdControls, AtsToAbortSteIsUnsupportedWithoutEvent) {
-  Build();
-  SetSte(Ste::kEATS, Ste::kEATSTrans);
-  SetSte(Ste::kConfig, Ste::kConfigAbort);
-  EXPECT_EQ(AtsCodeWithoutEvent(), pci::AtsCompletion::Code::kUnsupported);
-}
-
-TEST_F(SmmuCdControls, AtsWithSmmuDisabledIsUnsupportedAndBadAtsTreq) {
-  Build();
-  SetSte(Ste::kEATS, Ste::kEATSTrans);
-  const size_t before = Events();
-  m_->smmu.MmioWrite(kCr0, 1u << cr0::kEvtqen.lo, 4);  // SMMUEN = 0, EVTQ on
-  EXPECT_EQ(Ats(va_).code, pci::AtsCompletion::Code::kUnsupported);
-  ASSERT_GT(Events(), before);
-  EXPECT_EQ(LastEvent().type, EventType::kFBadAtsTreq);
-}
-
-TEST_F(SmmuCdControls, AtsPermissionFaultGrantsTheRightsThePageHas) {
-  Build();
-  SetSte(Ste::kEATS, Ste::kEATSTrans);
-  const VirtAddr ro = *mm_->Mmap(kPageSize4K, kernel::kProtRead, true);
-  const size_t before = Events();
-  const pci::AtsCompletion c = Ats(ro, /*write=*/true);
-  EXPECT_EQ(c.code, pci::AtsCompletion::Code::kSuccess);
-  EXPECT_TRUE(c.read);
-  EXPECT_FALSE(c.write);
-  EXPECT_EQ(c.pa, mm_->Lookup(ro)->pa);
-  EXPECT_EQ(Events(), before) << "3.9.1: no fault event for ATS";
-  // A translation fault: Success with R = W = 0.
-  EXPECT_EQ(Ats(ro + 64 * kPageSize4K).code, pci::AtsCompletion::Code::kNotPresent);
-}
-
-TEST_F(SmmuCdControls, AtsIgnoresPanAndAppliesTbi) {
-  Build();
-  SetSte(Ste::kEATS, Ste::kEATSTrans);
-  SetCd(Cd::kPAN, 1);
-  SetCd(Cd::kTBI, 0b01);
-  for (const bool write : {false, true}) {
-    const pci::AtsCompletion c =
-        m_->smmu.AtsTranslate(pci::DmaRequest{.rid = StreamId(kSid),
-                                              .has_pasid = true,
-                                              .pasid = Pasid(kSsid),
-                                              .addr = VirtAddr(va_.value() | kTag),
-                                              .write = write,
-                                              .priv = true});
-    EXPECT_EQ(c.code, pci::AtsCompletion::Code::kSuccess);
-    EXPECT_TRUE(c.read);
-    EXPECT_EQ(c.write, write) << "3.9.1.2: W granted where requested";
-    EXPECT_FALSE(c.exec) << "not requested";
-    EXPECT_EQ(c.pa, mm_->Lookup(va_)->pa);
-  }
 }
 
 }  // namespace

@@ -74,6 +74,13 @@ class SmmuOneMasterTest : public ::testing::Test {
     m_->mem.Write64(pa, SetBit(e, bit, on), mem::Access::Cpu());
     ASSERT_TRUE(m_->driver->Submit({MakeTlbiNhAll()}).ok());
   }
+  // The events the driver has seen, and the last of them.
+  size_t Events() { return m_->driver->events_seen().size(); }
+  Event LastEvent() {
+    const auto& seen = m_->driver->events_seen();
+    EXPECT_FALSE(seen.empty());
+    return seen.empty() ? Event{} : seen.back();
+  }
   bool Translates(std::optional<uint32_t> ssid = kSsid) {
     TransStatus s{};
     const std::optional<EventType> e = EventOf(ssid, &s);

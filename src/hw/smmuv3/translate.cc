@@ -15,6 +15,18 @@ namespace svaemu::hw::smmuv3 {
 
 namespace {
 
+// A PCIe request as the SMMU takes it (13.7): without a PASID TLP prefix,
+// its INST and PRIV attributes are Data and Unprivileged.
+TransReq PcieRequest(const pci::DmaRequest& req, VirtAddr va) {
+  return TransReq{.sid = req.rid,
+                  .ssv = req.has_pasid,
+                  .ssid = req.pasid.value(),
+                  .va = va,
+                  .write = req.write,
+                  .exec = req.has_pasid && req.exec,
+                  .priv = req.has_pasid && req.priv};
+}
+
 // What a cached leaf allows with nothing else to do (mirrors
 // Arm64Format::Check: exec needs only XN, a user access needs AP[1], a
 // write needs the leaf writable now), less what the CD's PAN and WXN forbid
@@ -459,10 +471,7 @@ TransResult SmmuV3::MissFromStart(const CfgEntry& c, const TransReq& r, uint64_t
 
 pci::DmaResult SmmuV3::Translate(const pci::DmaRequest& req,
                                  pci::DmaCompletion on_complete) {
-  TransReq r{.sid = req.rid, .ssv = req.has_pasid, .ssid = req.pasid.value(),
-             .va = req.addr, .write = req.write, .exec = req.exec,
-             .priv = req.priv};
-  const TransResult t = TranslateSlow(r, &on_complete);
+  const TransResult t = TranslateSlow(PcieRequest(req, req.addr), &on_complete);
   pci::DmaResult d;
   d.status = t.status == TransStatus::kTranslated ? pci::DmaStatus::kTranslated
              : t.status == TransStatus::kStalled  ? pci::DmaStatus::kStalled
@@ -482,18 +491,20 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   using Code = pci::AtsCompletion::Code;
   pci::AtsCompletion out;  // kUnsupported: UR
   if (!config_.ats) return out;  // (no ATS in IDR0: nothing answers)
-  TransReq r{.sid = req.rid, .ssv = req.has_pasid, .ssid = req.pasid.value(),
-             .va = req.addr.AlignDown(kPageSize4K), .write = req.write,
-             .exec = req.exec, .priv = req.priv};
+  // 13.7.1: the Translation Request as the completion rules read it
+  // (without a PASID, Data and Unprivileged); `r` becomes the request as
+  // the configuration translates it.
+  const TransReq tr = PcieRequest(req, req.addr.AlignDown(kPageSize4K));
+  TransReq r = tr;
   const auto bad_treq = [&] {
     // 7.3.6 F_BAD_ATS_TREQ: the requested rights, before any override.
     Event e;
     e.type = EventType::kFBadAtsTreq;
-    e.sid = r.sid;
-    e.ssv = r.ssv;
-    e.ssid = r.ssid;
-    e.input_addr = r.va;
-    e.rnw = !r.write;
+    e.sid = tr.sid;
+    e.ssv = tr.ssv;
+    e.ssid = tr.ssid;
+    e.input_addr = tr.va;
+    e.rnw = !tr.write;
     RecordEvent(e);
     return out;
   };
@@ -514,11 +525,12 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   if (c->eats == Ste::kEATSAbort) return bad_treq();
   if (c->kind == CfgEntry::kBypass) {
     // 3.9.1.2: stage 1 skipped by S1DSS in a stage-1-only STE: Success,
-    // identity, R = W = 1.
+    // identity, R = W = 1. (Only requests without a PASID bypass, and
+    // their completions' Exe and Priv are reserved, 0: 13.7.1.)
     out.code = Code::kSuccess;
     out.pa = PhysAddr(r.va.value());
-    out.read = out.write = out.exec = true;
-    out.priv = r.priv;
+    out.read = out.write = true;
+    out.priv = tr.priv;
     return out;
   }
   // 13.1.4: the STE's attribute overrides apply to translation requests;
@@ -535,26 +547,27 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
             rec.start_level, rec.last_level, ttag, tlb_.SetFor(TlbHash(ttag)), TlbProbe::kUnknown,
             &res.latency, &last);
   translate_cycles_.Inc(res.latency);
-  out.priv = r.priv;
-  if (ok) return AtsGrant(*c, r, t.perms, t.page, t.page_shift());
+  out.priv = tr.priv;  // 13.7.1: as the request gave it, whatever PRIVCFG says
+  if (ok) return AtsGrant(*c, tr, r, t.perms, t.page, t.page_shift());
   if (w.fault == arch::FaultKind::kBusError) {
     out.code = Code::kCompleterAbort;  // F_WALK_EABT: a configuration error
     return out;
   }
   if (w.fault == arch::FaultKind::kPermission) {
-    // 3.9.1.2 F_PERMISSION: Success with the rights available, where
-    // requested. The rights come from a read walk at the request's level
-    // without PAN or WXN (13.7.1 grants by the page's permissions; the
-    // response's W and Exe say the rest). It reads what the faulting walk
-    // read, fills nothing and is not charged: hardware has the rights from
-    // the one walk.
+    // 3.9.1.2 F_PERMISSION: Success with the rights available (13.7.1).
+    // The page's rights come from a privileged read walk without PAN or
+    // WXN, which no permission check can fail, so that AtsGrant sees them
+    // for either level (an execute-only page grants R and Exe under
+    // INSTCFG = Instruction). It reads what the faulting walk read, fills
+    // nothing and is not charged: hardware has the rights from the one
+    // walk.
     arch::Arm64Stage1Config s1 = Stage1Of(*c);
     s1.pan = s1.wxn = false;
-    const arch::WalkResult rw = arch::WalkArm64(mem_, s1, r.va, arch::AccessType{.user = !r.priv},
+    const arch::WalkResult rw = arch::WalkArm64(mem_, s1, r.va, arch::AccessType{.user = false},
                                                 WalkOptionsOf(*c, agent_, r.va.value()));
     if (rw.ok()) {
       const uint64_t page = rw.t.pa.value() & ~((1ull << rw.t.page_shift) - 1);
-      return AtsGrant(*c, r, arch::PermsIndex(rw.t.perms), page, rw.t.page_shift);
+      return AtsGrant(*c, tr, r, arch::PermsIndex(rw.t.perms), page, rw.t.page_shift);
     }
   }
   // 3.9.1.2: translation, access flag and address size faults: Success
@@ -563,24 +576,40 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   return out;
 }
 
-pci::AtsCompletion SmmuV3::AtsGrant(const CfgEntry& c, const TransReq& r, uint32_t perms_index,
-                                    uint64_t page, uint8_t page_shift) const {
-  // 3.9.1.2, 13.7.1: R, W and Exe "granted, where requested, from
-  // available translation table permissions" at the request's privilege
-  // (PAN does not apply): R always (a PCIe request always asks it), W only
-  // for a request that asked write (NW = 0), Exe only when asked; WXN
-  // makes a writable page not executable.
+pci::AtsCompletion SmmuV3::AtsGrant(const CfgEntry& c, const TransReq& tr, const TransReq& eff,
+                                    uint32_t perms_index, uint64_t page, uint8_t page_shift) const {
+  // 13.7.1, the completion's rights: `tr` is the Translation Request,
+  // `eff` the request after STE.PRIVCFG/INSTCFG. The page's rights are
+  // taken at the effective privilege: readable (ttd_R), writable and
+  // executable (ttd_X) by it. W is granted only where requested (NW = 0;
+  // 13.7 permits either for NW = 1). CD.PAN and CD.WXN narrow the rights
+  // as they narrow a transaction's: a privileged request is granted no
+  // data access to a page EL0 may access, and a page writable at the
+  // level is not executable at it. (13.7.1 grants what the page allows
+  // "by privlevel" without naming PAN; Translated transactions skip stage
+  // 1, so granting more would let a device bypass PAN through its ATC.)
   pci::AtsCompletion out;
   const arch::Perms perms = arch::PermsOfIndex(perms_index);
   out.code = pci::AtsCompletion::Code::kSuccess;
   out.page_shift = page_shift;
   out.pa = PhysAddr(page);
-  const bool level_ok = r.priv || perms.user;
-  out.read = level_ok;
-  out.write = r.write && perms.write && level_ok;
-  out.exec =
-      r.exec && (r.priv ? perms.exec_priv : perms.exec_user) && !(c.wxn && perms.write && level_ok);
-  out.priv = r.priv;
+  const bool level_ok = eff.priv || perms.user;  // AP grants the level access
+  const bool pan = c.pan && eff.priv && perms.user;
+  const bool ttd_r = level_ok && !pan;
+  const bool ttd_w = ttd_r && perms.write;
+  const bool ttd_x =
+      (eff.priv ? perms.exec_priv : perms.exec_user) && !(c.wxn && perms.write && level_ok);
+  bool r = ttd_r;
+  bool x = ttd_r && ttd_x;  // INSTCFG incoming: Exe implies R; an XO page grants nothing
+  if (c.instcfg == Ste::kInstInstruction) {
+    r = x = ttd_x;  // every read is a fetch: R and Exe are the same
+  } else if (c.instcfg == Ste::kInstData) {
+    x = ttd_r;  // as if X = R
+  }
+  out.read = r;
+  out.write = tr.write && ttd_w;
+  out.exec = tr.exec && x;
+  out.priv = tr.priv;
   return out;
 }
 

@@ -38,7 +38,8 @@
 // (CD.IR0/OR0/SH0, MAIR, STE.S1CIR... carried, not interpreted), CD.A = 0
 // RAZ/WI responses (a terminated transaction is always an abort to the
 // endpoint), Stop PASID markers, EPAN, the memory-type overrides
-// (IDR1.ATTR_TYPES_OVR = 0), CR2.REC_CFG_ATS.
+// (IDR1.ATTR_TYPES_OVR = 0), CR2.REC_CFG_ATS, the R/W/X/PRIV and Span
+// fields of F_BAD_ATS_TREQ (left 0: docs/smmuv3.md).
 //
 // Concurrency: thread-compatible. Translate() does not advance the clock:
 // it returns its modelled latency and adds it to "<unit>.translate.cycles".
@@ -322,10 +323,11 @@ class SmmuV3 final : public MmioDevice, public pci::IommuPort {
   // TLB lookup (canonical VAs), then WalkMiss().
   TransResult Walk(const CfgEntry& c, const TransReq& r, sim::Cycles latency,
                    pci::DmaCompletion* done);
-  // An ATS Success completion for rights `perms_index` (PermsIndex bits)
-  // of the leaf at `page` (13.7.1).
-  pci::AtsCompletion AtsGrant(const CfgEntry& c, const TransReq& r, uint32_t perms_index,
-                              uint64_t page, uint8_t page_shift) const;
+  // An ATS Success completion to Translation Request `tr`, translated as
+  // `eff` (after the STE's overrides), for rights `perms_index`
+  // (PermsIndex bits) of the leaf at `page` (13.7.1).
+  pci::AtsCompletion AtsGrant(const CfgEntry& c, const TransReq& tr, const TransReq& eff,
+                              uint32_t perms_index, uint64_t page, uint8_t page_shift) const;
   // After a TLB miss: WalkCore(), then AfterWalkResult(). `ttag`, `tset`,
   // `probe`: as AfterWalk.
   TransResult WalkMiss(const CfgEntry& c, const TransReq& r, uint64_t ttag, CacheSet tset,
