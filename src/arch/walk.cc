@@ -12,6 +12,8 @@ const char* FaultKindName(FaultKind k) {
     case FaultKind::kAddressSize: return "address_size";
     case FaultKind::kPermission: return "permission";
     case FaultKind::kBusError: return "bus_error";
+    case FaultKind::kUpdateFailed:
+      return "update_failed";
     case FaultKind::kRootDisabled: return "root_disabled";
   }
   return "?";

@@ -276,6 +276,29 @@ TEST_F(Arm64Dirty, WriteWithHdClearsAp2InsteadOfFaulting) {
   EXPECT_FALSE(r.t.perms.exec_priv);  // now EL0-writable
 }
 
+// A leaf that changes between every read and the compare-exchange (a
+// software bit flipped by the observer): the write never proceeds on a
+// page left clean (IHI 0070 3.13.3: AP[2] is cleared in memory, then the
+// write is allowed).
+struct LeafBitFlipper {
+  mem::PhysMem* mem;
+  void OnRead(const LevelRead& r) {
+    if (r.level == 1) {
+      mem->Write64(r.entry_pa, r.entry ^ (1ull << 56), mem::Access::Cpu(Purpose::kPageTableUpdate));
+    }
+  }
+};
+
+TEST_F(Arm64Dirty, DirtyUpdateThatKeepsLosingRacesFailsTheWrite) {
+  cfg_.ha = true;
+  cfg_.hd = true;
+  LeafBitFlipper flipper{.mem = &mem_};
+  const WalkResult r = WalkArm64(mem_, cfg_, kUserVa, kEl0Write, opts_, &flipper);
+  EXPECT_EQ(r.fault, FaultKind::kUpdateFailed);
+  EXPECT_EQ(r.level, 1);
+  EXPECT_TRUE(Arm64Desc{Entry(kUserVa, 1)}.ap2()) << "still clean";
+}
+
 TEST_F(Arm64Dirty, ReadWithHdLeavesPageClean) {
   cfg_.ha = true;
   cfg_.hd = true;

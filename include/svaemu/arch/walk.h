@@ -33,9 +33,10 @@
 // faulting access is not set. Updates go top level first, by
 // CompareExchange64. If an entry of a successful walk changed between the
 // read and the compare-exchange, the walk restarts from its start (at most
-// kMaxWalkAttempts walks; after that the last translation is returned with
-// its updates incomplete); on a faulting walk an entry that changed is left
-// as it is.
+// kMaxWalkAttempts walks; after that the walk fails with kUpdateFailed at the
+// entry that kept changing, as for an update that could not be made, so no
+// access proceeds without its A/D update); on a faulting walk an entry that
+// changed is left as it is.
 //
 // Thread-safety: the walk functions are thread-compatible with respect to
 // the PhysMem they read.
@@ -75,15 +76,17 @@ struct Perms {
 
 enum class FaultKind : uint8_t {
   kNone,
-  kNonCanonical,   // x86 non-canonical VA; arm64 VA between TTBR0 and TTBR1
-  kNotPresent,     // x86 P=0; arm64 translation fault (invalid descriptor,
-                   // block where none is allowed, 0b01 at L3)
-  kReservedBit,    // x86 reserved bit set (PFEC.RSVD)
-  kAccessFlag,     // arm64 AF=0 without hardware AF update
-  kAddressSize,    // arm64 output address beyond the OA size
-  kPermission,     // see WalkResult::perm
-  kBusError,       // an entry read (or A/D update) outside physical memory
-  kRootDisabled,   // arm64 EPD0/EPD1 set for the VA's half
+  kNonCanonical,  // x86 non-canonical VA; arm64 VA between TTBR0 and TTBR1
+  kNotPresent,    // x86 P=0; arm64 translation fault (invalid descriptor,
+                  // block where none is allowed, 0b01 at L3)
+  kReservedBit,   // x86 reserved bit set (PFEC.RSVD)
+  kAccessFlag,    // arm64 AF=0 without hardware AF update
+  kAddressSize,   // arm64 output address beyond the OA size
+  kPermission,    // see WalkResult::perm
+  kBusError,      // an entry read outside physical memory
+  kUpdateFailed,  // an A/D (arm64: AF/dirty) update that could not be
+                  // made: its write aborted, or it kept losing races
+  kRootDisabled,  // arm64 EPD0/EPD1 set for the VA's half
 };
 
 // Which check failed, with FaultKind::kPermission.
@@ -608,12 +611,16 @@ bool UpdateEntries(mem::PhysMem& mem, const Fmt& fmt, const mem::Access& a,
       continue;
     }
     if (cas == mem::CasResult::kAbort) [[unlikely]] {
-      r->fault = FaultKind::kBusError;
+      r->fault = FaultKind::kUpdateFailed;
       r->level = level;
       r->entry = value;
       return true;
     }
-    return false;  // kMismatch: the entry changed under the walk
+    // kMismatch: the entry changed under the walk (the caller re-walks;
+    // after the last attempt this is the entry it reports).
+    r->level = level;
+    r->entry = expected;
+    return false;
   }
   return true;
 }
@@ -720,7 +727,15 @@ template <typename MakeFmt, WalkObserver Observer>
     const bool done =
         UpdateEntries(mem, fmt, rd.MakeAccess(Purpose::kAdUpdate, 0),
                       start_level, d.depth, path_pa, path_val, acc, &r);
-    if (done || attempt >= kMaxWalkAttempts) return r;
+    if (done) return r;
+    if (attempt >= kMaxWalkAttempts) [[unlikely]] {
+      // The updates never took: the access must not proceed without them
+      // (a write on a page left clean would lose its dirty state). Hardware
+      // makes them atomically and never gets here; the model answers as
+      // for an update it could not make, an abort at that entry.
+      r.fault = FaultKind::kUpdateFailed;
+      return r;
+    }
     ad_updates = r.ad_updates;
     t = r.t;
   }

@@ -60,7 +60,10 @@ EventType FaultEvent(arch::FaultKind k) {
     case arch::FaultKind::kAccessFlag: return EventType::kFAccess;
     case arch::FaultKind::kAddressSize: return EventType::kFAddrSize;
     case arch::FaultKind::kPermission: return EventType::kFPermission;
-    case arch::FaultKind::kBusError: return EventType::kFWalkEabt;
+    // 7.3.12: an external abort fetching or updating a descriptor.
+    case arch::FaultKind::kBusError:
+    case arch::FaultKind::kUpdateFailed:
+      return EventType::kFWalkEabt;
     // 3.4.1/5.4: a VA outside both TTB ranges, EPDx = 1, an invalid or
     // reserved descriptor: F_TRANSLATION.
     default: return EventType::kFTranslation;
@@ -549,7 +552,7 @@ pci::AtsCompletion SmmuV3::AtsTranslate(const pci::DmaRequest& req) {
   translate_cycles_.Inc(res.latency);
   out.priv = tr.priv;  // 13.7.1: as the request gave it, whatever PRIVCFG says
   if (ok) return AtsGrant(*c, tr, r, t.perms, t.page, t.page_shift());
-  if (w.fault == arch::FaultKind::kBusError) {
+  if (w.fault == arch::FaultKind::kBusError || w.fault == arch::FaultKind::kUpdateFailed) {
     out.code = Code::kCompleterAbort;  // F_WALK_EABT: a configuration error
     return out;
   }

@@ -45,6 +45,8 @@ FaultReason WalkFaultReason(const arch::WalkResult& w, uint8_t levels) {
     case arch::FaultKind::kBusError:
       return w.level == levels ? FaultReason::kFsRootAccessError  // SFS.4
                                : FaultReason::kFsAccessError;     // SFS.1
+    case arch::FaultKind::kUpdateFailed:
+      return FaultReason::kFsAdUpdateFailed;  // SFS.10
     case arch::FaultKind::kPermission:
       switch (w.perm) {
         case arch::PermFault::kUser: return FaultReason::kUserToSupervisor;   // SGN.2
