@@ -52,6 +52,17 @@ TEST_F(VtdFaults, PasidDirectoryEntryNotPresentAndReserved) {
             FaultReason::kPasidDirReserved);
 }
 
+// A table pointer with a bit above HAW (46) set is a reserved-bit fault of
+// the entry holding it (9.2, 9.4, 9.5), before anything is read through it.
+TEST_F(VtdFaults, TablePointersAboveHawAreReserved) {
+  const uint64_t above = 1ull << 46;
+  EXPECT_EQ(CorruptAndTranslate(m_.RootEntry(kSid), above), FaultReason::kRootReserved);
+  EXPECT_EQ(CorruptAndTranslate(m_.ContextEntry(kSid), above), FaultReason::kContextReserved);
+  EXPECT_EQ(CorruptAndTranslate(m_.PasidDirEntry(kSid, kPasid), above),
+            FaultReason::kPasidDirReserved);
+  EXPECT_TRUE(m_.Dma(va_.value()).ok) << "restored";
+}
+
 TEST_F(VtdFaults, PasidEntryNotPresentReservedInvalidAndEafe) {
   EXPECT_EQ(m_.Dma(va_.value(), false, false, false, kSid, kPasid + 1).fault,
             FaultReason::kPasidNotPresent);

@@ -46,6 +46,44 @@ class VtdAtsCompletions : public testing::BoundPageTest {
   }
 };
 
+// 9.4 RID_PRIV: a request without PASID is supervisor when the context
+// says so, and a PASID entry without SRE then refuses it (SPT.x 0x5D) —
+// every time, also when the IOTLB holds the page for RID_PASID from a user
+// request with that PASID (the inline check must not take the request's
+// own privilege).
+class VtdRidPriv : public testing::BoundPageTest {
+ protected:
+  VtdRidPriv() { attach_.rid_pasid = kPasid; }  // (the bound PASID's entry has SRE = 0)
+};
+
+TEST_F(VtdRidPriv, RequestsWithoutPasidAreSupervisorOnEveryRequest) {
+  const PhysAddr ce = m_.ContextEntry(kSid);
+  m_.Write64(ce + 8, m_.Read64(ce + 8) | (1ull << 20));  // RID_PRIV: bit 84
+  m_.FlushAll();
+  ASSERT_TRUE(m_.Dma(va_.value()).ok) << "with PASID (RID_PASID's), user: fills the IOTLB";
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(m_.Dma(va_.value(), false, false, false, kSid, 0, /*has_pasid=*/false).fault,
+              FaultReason::kPasidSreClear)
+        << "request " << i;
+  }
+}
+
+// SRE and ERE are reserved where ECAP.SRS / ECAP.ERS say the hardware has
+// no such requests (SPT.3, 0x5A).
+TEST(VtdPasidEntryRules, SreWithoutSrsAndEreWithoutErsAreReserved) {
+  for (const bool ere : {false, true}) {
+    VtdMachine m({.supervisor_requests = ere, .execute_requests = !ere});
+    kernel::Mm& mm = m.NewMm();
+    const uint64_t va = mm.Mmap(4096, kernel::kProtRead, true)->value();
+    m.Bind(mm);
+    ASSERT_TRUE(m.Dma(va).ok);
+    const PhysAddr qw2 = m.PasidEntry(kSid, kPasid) + 16;
+    m.Write64(qw2, m.Read64(qw2) | (ere ? 2u : 1u));  // ERE: bit 129, SRE: bit 128
+    m.FlushAll();
+    EXPECT_EQ(m.Dma(va).fault, FaultReason::kPasidReserved) << (ere ? "ERE" : "SRE");
+  }
+}
+
 TEST_F(VtdRequestRules, LegacyModeFaultsRequestsWithPasidAs0x31) {
   SetTtm(Rtaddr::kTtmLegacy);
   const VtdResult with = m_.Dma(va_.value());

@@ -65,12 +65,12 @@ TEST(VtdFaultEvents, IqeWhileAFaultIsPendingRaisesNoNewEvent) {
 
 TEST_F(VtdSpecRules, FpdDoesNotSuppressPasidTableAccessErrors) {
   // FPD in the context entry; the PASID directory entry points its table
-  // outside memory: SPT.1 (0x58) is not a qualified fault.
+  // outside memory (within HAW): SPT.1 (0x58) is not a qualified fault.
   const PhysAddr ce = m_.ContextEntry(kSid);
   m_.Write64(ce, m_.Read64(ce) | 2);  // FPD
   const PhysAddr de = m_.PasidDirEntry(kSid, kPasid);
   const uint64_t dv = m_.Read64(de);
-  m_.Write64(de, (dv & 0xfff) | (1ull << 46));
+  m_.Write64(de, (dv & 0xfff) | (1ull << 45));
   m_.FlushAll();
   const VtdResult r = m_.Dma(va_.value());
   EXPECT_EQ(r.fault, FaultReason::kPasidAccessError);

@@ -121,7 +121,9 @@ const Vtd::ContextData* Vtd::FetchContext(uint16_t sid, uint32_t* cycles,
   const SmRootEntry root = SmRootEntry::Decode(re);
   const bool upper = SidDevfn(sid) >= 128;
   if (!(upper ? root.up : root.lp)) { *fault = FaultReason::kRootNotPresent; return nullptr; }
-  if (SmRootEntry::ReservedBits(re, upper)) {
+  // 9.2, 9.4, 9.5: a table pointer's bits above HAW are reserved too.
+  if (SmRootEntry::ReservedBits(re, upper) ||
+      ((upper ? root.uctp : root.lctp).value() >> config_.haw) != 0) {
     *fault = FaultReason::kRootReserved;
     return nullptr;
   }
@@ -136,7 +138,10 @@ const Vtd::ContextData* Vtd::FetchContext(uint16_t sid, uint32_t* cycles,
   // entries on teardown).
   *fpd |= ce.fpd;
   if (!ce.p) { *fault = FaultReason::kContextNotPresent; return nullptr; }
-  if (SmContextEntry::ReservedBits(raw)) { *fault = FaultReason::kContextReserved; return nullptr; }
+  if (SmContextEntry::ReservedBits(raw) || (ce.pasid_dir.value() >> config_.haw) != 0) {
+    *fault = FaultReason::kContextReserved;
+    return nullptr;
+  }
   // 6.2.1: only present, valid entries are cached.
   return context_cache_.Insert(tag, 0, ContextData{ce});
 }
@@ -166,7 +171,7 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   const PasidDirEntry de = PasidDirEntry::Decode(de_raw);
   *fpd |= de.fpd;
   if (!de.p) { *fault = FaultReason::kPasidDirNotPresent; return nullptr; }
-  if (PasidDirEntry::ReservedBits(de_raw)) {
+  if (PasidDirEntry::ReservedBits(de_raw) || (de.table.value() >> config_.haw) != 0) {
     *fault = FaultReason::kPasidDirReserved;
     return nullptr;
   }
@@ -178,8 +183,10 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   const PasidEntry pe = PasidEntry::Decode(raw);
   *fpd |= pe.fpd;  // 9.6: evaluated even when P=0
   if (!pe.p) { *fault = FaultReason::kPasidNotPresent; return nullptr; }
-  // EAFE is reserved without ECAP.EAFS (SPT.3).
-  if (PasidEntry::ReservedBits(raw) || pe.eafe || (pe.sre && !config_.supervisor_requests)) {
+  // EAFE is reserved without ECAP.EAFS, SRE without SRS and ERE without
+  // ERS (SPT.3).
+  if (PasidEntry::ReservedBits(raw) || pe.eafe || (pe.sre && !config_.supervisor_requests) ||
+      (pe.ere && !config_.execute_requests)) {
     *fault = FaultReason::kPasidReserved;
     return nullptr;
   }
@@ -209,9 +216,12 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   // Checker contract: the space the root belongs to, recorded when the
   // configuration naming it is fetched, and used for every walk from it.
   d.space = fs ? mem_.Meta(pe.fsptptr).space : kNoSpace;
+  // The inline check tests a request's own privilege; a request without a
+  // PASID takes the context's RID_PRIV instead (9.4), so the line of a
+  // device with RID_PRIV = 1 sends those to FirstStage, which applies it.
   d.deny = static_cast<uint8_t>((pe.sre ? 0 : kNeedPriv) |
                                 ((pe.ere || !config_.execute_requests) ? 0 : kNeedExec) |
-                                (fs ? 0 : kAlways));
+                                (fs && !(!has_pasid && ce.rid_priv) ? 0 : kAlways));
   d.large = false;
   d.rid_priv = ce.rid_priv;
   arch::WalkOptions opts;
