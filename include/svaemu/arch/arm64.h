@@ -221,10 +221,12 @@ class Arm64Format {
     const unsigned oa = opts.max_phys_bits < Arm64Desc::kOaBits
                             ? (opts.max_phys_bits < 32 ? 32 : opts.max_phys_bits)
                             : Arm64Desc::kOaBits;
-    // D8.3: OA bits [49:48] are OA[51:50] only with FEAT_LPA2; with a
-    // 48-bit (or smaller) OA size, any OA bit at or above it set is an
-    // Address size fault.
-    oa_fault_mask_ = BitMask(49, oa);
+    // D8.3: with the 4 KiB granule and DS = 0 (no FEAT_LPA2, not
+    // modelled) the output address is desc[47:12] and desc[49:48] are
+    // RES0, outside the address (the architecture's walk ignores them;
+    // with LPA2 they would be OA[49:48]). An OA bit at or above the OA
+    // size, below 48, is an Address size fault.
+    oa_fault_mask_ = oa < Arm64Desc::kOaBits ? BitMask(Arm64Desc::kOaBits - 1, oa) : 0;
   }
 
   uint64_t oa_fault_mask() const { return oa_fault_mask_; }
