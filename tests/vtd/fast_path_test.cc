@@ -6,7 +6,9 @@
 // unmapped and read-only pages, requests without a PASID, and PASID-wide
 // and page-selective invalidations in between. Small caches make every
 // array evict. Every result, the fault log, the cache occupancy and every
-// IOTLB and paging-structure cache counter must be the same.
+// IOTLB and paging-structure cache counter must be the same. A second
+// stream runs with RID_PRIV = 1 and no SRE, where requests without PASID
+// are refused supervisor requests.
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +42,8 @@ VtdConfig SmallCaches(bool fast) {
 
 // One machine of the pair and the addresses its requests use.
 struct Twin {
-  explicit Twin(bool fast) : m(SmallCaches(fast)) {
+  // `sre`: the PASID entries' SRE (RID_PASID's is kPasid's).
+  explicit Twin(bool fast, bool sre = true) : m(SmallCaches(fast)) {
     kernel::Mm& mm = m.NewMm();
     kernel::Mm& mm2 = m.NewMm();
     // 4 KiB user pages: read-write, read-only, and a range never touched
@@ -55,9 +58,10 @@ struct Twin {
     kva = ks.Vmalloc(4 * 4096)->value();
     const PhysAddr p2m = *m.alloc.AllocateContiguous(512, kPageSize2M, mem::FrameUse::kData, "t");
     huge = ks.VmapHuge(p2m, kPageSize2M, kPageSize2M)->value();
-    m.Bind(mm, {.sre = true}, {.rid_pasid = kPasid});
-    EXPECT_TRUE(m.drv->SetupFirstStagePasid(StreamId(kSid), Pasid(kPasid2), mm2.pgd(),
-                                            DomainId(kDid), {.sre = true})
+    m.Bind(mm, {.sre = sre}, {.rid_pasid = kPasid});
+    EXPECT_TRUE(m.drv
+                    ->SetupFirstStagePasid(StreamId(kSid), Pasid(kPasid2), mm2.pgd(),
+                                           DomainId(kDid), {.sre = sre})
                     .ok());
     unmap_target = &mm;
   }
@@ -76,14 +80,24 @@ std::vector<std::string> SharedStats(const sim::Stats& stats) {
               "vtd0.pml5e_cache.", "vtd0.pasid_cache.", "vtd0.walks ", "vtd0.faults."});
 }
 
-TEST(VtdFastPath, SameResultsCachesAndCountersAsTheGeneralPath) {
-  Twin fast(true), slow(false);
+// Outcomes of a stream.
+struct Tally {
+  int translated = 0;
+  int faulted = 0;
+};
+
+// `steps` requests of the stream to both twins, with invalidations and an
+// unmap in between: every result, and periodically every shared counter,
+// must be the same. Then the caches, the fault logs and the checker's
+// violations.
+void RunStream(Twin& fast, Twin& slow, int steps, Tally* tally) {
   ASSERT_EQ(fast.rw, slow.rw);
   ASSERT_EQ(fast.huge, slow.huge);
   ASSERT_EQ(fast.kva, slow.kva);
   sim::Rng rng(20261121);
-  int translated = 0, faulted = 0;
-  for (int step = 0; step < 6000; ++step) {
+  int& translated = tally->translated;
+  int& faulted = tally->faulted;
+  for (int step = 0; step < steps; ++step) {
     const uint64_t pick = rng.Uniform(100);
     uint64_t addr;
     uint32_t pasid = kPasid;
@@ -171,9 +185,15 @@ TEST(VtdFastPath, SameResultsCachesAndCountersAsTheGeneralPath) {
     EXPECT_EQ(x.suppressed, y.suppressed) << i;
   }
   EXPECT_EQ(fast.m.sim.violations().total(), slow.m.sim.violations().total());
+}
+
+TEST(VtdFastPath, SameResultsCachesAndCountersAsTheGeneralPath) {
+  Twin fast(true), slow(false);
+  Tally tally;
+  RunStream(fast, slow, 6000, &tally);
   // The stream exercised both outcomes and both paths.
-  EXPECT_GT(translated, 3000);
-  EXPECT_GT(faulted, 300);
+  EXPECT_GT(tally.translated, 3000);
+  EXPECT_GT(tally.faulted, 300);
   EXPECT_GT(fast.m.Stat("iotlb.hits"), 1000u);
   EXPECT_GT(fast.m.Stat("iotlb.evictions"), 500u);
   EXPECT_GT(fast.m.Stat("pde_cache.hits"), 100u);
@@ -181,6 +201,28 @@ TEST(VtdFastPath, SameResultsCachesAndCountersAsTheGeneralPath) {
   EXPECT_GT(fast.m.Stat("translate.slow"), 0u);
   EXPECT_LT(fast.m.Stat("translate.slow"), slow.m.Stat("translate.slow"))
       << "the fast machine took the inline path";
+}
+
+// The same with RID_PRIV = 1 in the context entry and PASID entries
+// without SRE: requests without PASID are supervisor requests (9.4) and
+// fault 0x5D, while user requests with kPasid (RID_PASID) fill the IOTLB
+// lines those requests would find (the inline check must not serve them).
+TEST(VtdFastPath, SameResultsWithRidPrivAndNoSre) {
+  Twin fast(true, /*sre=*/false), slow(false, /*sre=*/false);
+  for (Twin* t : {&fast, &slow}) {
+    const PhysAddr ce = t->m.ContextEntry(kSid);
+    t->m.Write64(ce + 8, t->m.Read64(ce + 8) | (1ull << 20));  // RID_PRIV: bit 84
+    t->m.FlushAll();
+  }
+  Tally tally;
+  RunStream(fast, slow, 3000, &tally);
+  EXPECT_GT(tally.translated, 1000);
+  uint64_t sre_faults = 0;
+  for (const FaultInfo& f : fast.m.vtd->fault_log()) {
+    sre_faults += f.reason == FaultReason::kPasidSreClear && !f.has_pasid;
+  }
+  EXPECT_GT(sre_faults, 50u) << "requests without PASID refused as supervisor";
+  EXPECT_GT(fast.m.Stat("iotlb.hits"), 200u);
 }
 
 }  // namespace
