@@ -221,7 +221,7 @@ Vtd::PasidData* Vtd::FetchPasid(uint16_t sid, const SmContextEntry& ce,
   // device with RID_PRIV = 1 sends those to FirstStage, which applies it.
   d.deny = static_cast<uint8_t>((pe.sre ? 0 : kNeedPriv) |
                                 ((pe.ere || !config_.execute_requests) ? 0 : kNeedExec) |
-                                (fs && !(!has_pasid && ce.rid_priv) ? 0 : kAlways));
+                                (fs && (has_pasid || !ce.rid_priv) ? 0 : kAlways));
   d.large = false;
   d.rid_priv = ce.rid_priv;
   arch::WalkOptions opts;
